@@ -1,14 +1,95 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! altur-gateway: one shared, rate-limited, caching door to the Altur API.
+//!
+//! # Layout
+//!
+//! Data flows one way; modules are listed in that order.
+//!
+//! - [`server`]: accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
+//! - [`routes`]: downstream request -> [`routes::Route`] or a refusal.
+//! - [`proxy`]: the pipeline, the only module that knows the order of the steps.
+//! - [`cache`]: moka, TTLs and the stale-if-error window.
+//! - [`flight`]: one upstream fetch per key however many callers wait.
+//! - [`queue`]: the shared upstream budget: FIFO, max wait, 429 pause.
+//! - [`upstream`]: the client: builds requests, injects the key, timeouts.
+//! - [`secret`]: the API key; one function exposes it.
+//! - [`error`]: errors by side, and the one mapping to status and JSON.
+//! - [`health`]: readiness.
+//! - [`config`]: settings, layered and validated; [`telemetry`] and [`metrics`].
+//! - [`sim`]: the simulated Altur API for the demo, tests and benchmarks; [`demo`].
+#![forbid(unsafe_code)]
+
+pub mod cache;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod flight;
+pub mod health;
+pub mod metrics;
+pub mod proxy;
+pub mod queue;
+pub mod routes;
+pub mod secret;
+pub mod server;
+pub mod sim;
+pub mod telemetry;
+pub mod upstream;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::config::{Backend, Settings};
+use crate::proxy::Gateway;
+use crate::secret::ApiKey;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Secret(#[from] secret::SecretError),
+    #[error("cannot bind: {0}")]
+    Bind(std::io::Error),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl StartError {
+    /// Exit code: 2 for configuration and secret problems, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            StartError::Config(_) | StartError::Secret(_) => 2,
+            StartError::Bind(_) => 1,
+        }
     }
+}
+
+/// Builds the gateway for these settings.
+///
+/// # Errors
+/// A setting this build cannot honour.
+pub fn build(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, StartError> {
+    if settings.rate_limit.backend == Backend::Redis {
+        return Err(StartError::Config(config::ConfigError::Invalid {
+            key: "rate_limit.backend",
+            reason: "\"redis\" is not available yet".into(),
+        }));
+    }
+    Ok(Gateway::new(settings, key))
+}
+
+/// Serves on `listener` until `shutdown` resolves, then drains and returns.
+///
+/// # Errors
+/// Settings this build cannot honour.
+pub async fn run(
+    listener: TcpListener,
+    settings: Settings,
+    key: Arc<ApiKey>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let gateway = build(settings, key)?;
+    server::serve(listener, gateway, shutdown)
+        .await
+        .map_err(StartError::Bind)
 }

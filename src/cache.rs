@@ -1,0 +1,180 @@
+//! The response cache: moka, bounded by bytes, with per-entry freshness and a
+//! stale-if-error window.
+//!
+//! Freshness is judged with tokio's clock (so tests can pause it); moka's own
+//! expiry only evicts entries once even their stale window is over.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use tokio::time::Instant;
+
+use crate::routes::CampaignId;
+
+/// What upstream answered, as far as the gateway keeps it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub status: StatusCode,
+    pub content_type: Option<HeaderValue>,
+    pub body: Bytes,
+    pub stored_at: Instant,
+    pub fresh_until: Instant,
+    /// Past this the entry may not even be served stale.
+    pub stale_until: Instant,
+}
+
+impl Entry {
+    /// An upstream answer that is relayed but not stored.
+    pub fn transient(status: StatusCode, content_type: Option<HeaderValue>, body: Bytes) -> Entry {
+        let now = Instant::now();
+        Entry {
+            status,
+            content_type,
+            body,
+            stored_at: now,
+            fresh_until: now,
+            stale_until: now,
+        }
+    }
+
+    /// Whole seconds since the entry was stored, for `Age`.
+    pub fn age_secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.stored_at).as_secs()
+    }
+}
+
+/// A cache lookup.
+#[derive(Debug, Clone)]
+pub enum Lookup {
+    Fresh(Arc<Entry>),
+    /// Expired, but within the stale-if-error window.
+    Stale(Arc<Entry>),
+    Miss,
+}
+
+/// Why a response was not stored (for logs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoStore {
+    Status,
+    NotJson,
+    NoStoreDirective,
+    ZeroTtl,
+}
+
+#[derive(Clone)]
+pub struct Cache {
+    inner: moka::sync::Cache<CampaignId, Arc<Entry>>,
+    ttl: Duration,
+    negative_ttl: Duration,
+    stale_if_error: Duration,
+}
+
+struct ExpireAfterStale;
+
+impl moka::Expiry<CampaignId, Arc<Entry>> for ExpireAfterStale {
+    fn expire_after_create(
+        &self,
+        _key: &CampaignId,
+        value: &Arc<Entry>,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.stale_until.saturating_duration_since(value.stored_at))
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &CampaignId,
+        value: &Arc<Entry>,
+        updated_at: std::time::Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
+}
+
+/// Bytes an entry is charged: key (the canonical upstream path) plus body.
+fn weight(id: &CampaignId, entry: &Arc<Entry>) -> u32 {
+    let key_len = "/campaigns/".len() + id.0.checked_ilog10().unwrap_or(0) as usize + 1;
+    u32::try_from(key_len + entry.body.len()).unwrap_or(u32::MAX)
+}
+
+impl Cache {
+    pub fn new(
+        max_bytes: u64,
+        ttl: Duration,
+        negative_ttl: Duration,
+        stale_if_error: Duration,
+    ) -> Cache {
+        let inner = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(weight)
+            .expire_after(ExpireAfterStale)
+            .build();
+        Cache {
+            inner,
+            ttl,
+            negative_ttl,
+            stale_if_error,
+        }
+    }
+
+    /// The entry for `id`, judged at `now`.
+    pub fn lookup(&self, id: CampaignId, now: Instant) -> Lookup {
+        match self.inner.get(&id) {
+            Some(e) if now < e.fresh_until => Lookup::Fresh(e),
+            Some(e) if now < e.stale_until => Lookup::Stale(e),
+            _ => Lookup::Miss,
+        }
+    }
+
+    /// Applies the cache policy to an upstream answer and stores it if allowed.
+    ///
+    /// # Errors
+    /// Why it was not stored; the caller relays it anyway.
+    pub fn store(
+        &self,
+        id: CampaignId,
+        status: StatusCode,
+        content_type: Option<HeaderValue>,
+        body: Bytes,
+        no_store: bool,
+    ) -> Result<Arc<Entry>, (NoStore, Entry)> {
+        let now = Instant::now();
+        let transient = |why, ct, body| Err((why, Entry::transient(status, ct, body)));
+        if no_store {
+            return transient(NoStore::NoStoreDirective, content_type, body);
+        }
+        let (ttl, stale) = match status {
+            StatusCode::OK => {
+                if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
+                    return transient(NoStore::NotJson, content_type, body);
+                }
+                (self.ttl, self.stale_if_error)
+            }
+            // A stored 404 is never served stale: stale answers are 200s.
+            StatusCode::NOT_FOUND => (self.negative_ttl, Duration::ZERO),
+            _ => return transient(NoStore::Status, content_type, body),
+        };
+        if ttl.is_zero() && stale.is_zero() {
+            return transient(NoStore::ZeroTtl, content_type, body);
+        }
+        let entry = Arc::new(Entry {
+            status,
+            content_type,
+            body,
+            stored_at: now,
+            fresh_until: now + ttl,
+            stale_until: now + ttl + stale,
+        });
+        self.inner.insert(id, Arc::clone(&entry));
+        Ok(entry)
+    }
+
+    /// Number of entries and bytes charged (after pending maintenance).
+    pub fn usage(&self) -> (u64, u64) {
+        self.inner.run_pending_tasks();
+        (self.inner.entry_count(), self.inner.weighted_size())
+    }
+}

@@ -1,0 +1,74 @@
+//! `altur-gateway demo`: the gateway in front of the simulated Altur API, on
+//! loopback, with a generated key: something a newcomer can curl with no key
+//! and no network.
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::secret::ApiKey;
+use crate::sim::{SimConfig, Simulator};
+
+/// Simulated upstream latency in the demo, so misses visibly cost something.
+const DEMO_LATENCY: Duration = Duration::from_millis(80);
+
+/// Runs until SIGTERM/SIGINT.
+///
+/// # Errors
+/// When a port cannot be bound.
+pub async fn run(mut settings: Settings) -> Result<(), crate::StartError> {
+    let key = generated_key();
+    let sim = Simulator::start(SimConfig {
+        key: key.clone(),
+        latency: DEMO_LATENCY,
+        rate_limit: Some(12),
+    })
+    .await
+    .map_err(crate::StartError::Bind)?;
+    settings.upstream.base_url = sim.base_url();
+    let api_key = Arc::new(ApiKey::fixed(&key).map_err(crate::StartError::Secret)?);
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .map_err(crate::StartError::Bind)?;
+    let addr = listener.local_addr().map_err(crate::StartError::Bind)?;
+    println!("{}", banner(addr, sim.addr()));
+    let result = crate::run(
+        listener,
+        settings,
+        api_key,
+        crate::server::shutdown_signal(),
+    )
+    .await;
+    drop(sim);
+    result
+}
+
+fn banner(addr: SocketAddr, sim: SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    } else {
+        addr
+    };
+    format!(
+        "altur-gateway demo: gateway on http://{host}, simulated Altur API on http://{sim} (12 req/s, 80 ms)\n\
+         Try:\n  \
+         curl -i http://{host}/api/v1.0/campaigns/42     # first call: Cache-Status: fwd=miss; stored\n  \
+         curl -i http://{host}/api/v1.0/campaigns/42     # again: Cache-Status: hit, Age\n  \
+         curl -i http://{host}/api/v1.0/campaigns/7      # a whatsapp campaign\n  \
+         curl -i http://{host}/api/v1.0/campaigns/1000000000   # upstream 404, cached 5 s\n  \
+         curl -i http://{host}/api/v1.0/campaigns/abc    # 400 invalid_campaign_id\n  \
+         curl -s http://{host}/metrics | grep altur_gateway_upstream\n\
+         Stop with Ctrl-C."
+    )
+}
+
+/// A throwaway key; the demo's simulator accepts only it.
+fn generated_key() -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(u64::from(std::process::id()));
+    format!("demo-{:016x}", h.finish())
+}

@@ -1,0 +1,161 @@
+//! The cache lock: concurrent misses for one key share one upstream fetch.
+//!
+//! The fetch runs as its own task (the leader), not inside the first caller's
+//! future, so a caller that disconnects cannot starve the others. Each caller
+//! holds a receiver; when the last one is gone while the fetch still waits in
+//! the queue, [`Leader::abandoned`] fires and the place in the queue is given back.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::watch;
+
+type Slot<V> = Arc<watch::Sender<Option<V>>>;
+
+/// In-flight fetches by key.
+pub struct Flights<K, V> {
+    map: Mutex<HashMap<K, Slot<V>>>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Default for Flights<K, V> {
+    fn default() -> Self {
+        Flights {
+            map: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// A caller's claim on a flight's result.
+pub struct Ticket<V> {
+    rx: watch::Receiver<Option<V>>,
+    /// False when the caller joined a flight another caller started.
+    pub leader: bool,
+}
+
+impl<V: Clone> Ticket<V> {
+    /// The flight's result; `None` if the leader ended without one (it panicked
+    /// or was abandoned, which cannot happen while this ticket lives).
+    pub async fn wait(mut self) -> Option<V> {
+        match self.rx.wait_for(Option::is_some).await {
+            Ok(v) => v.clone(),
+            Err(_) => None,
+        }
+    }
+}
+
+/// The right and duty to fetch a key and publish the result.
+pub struct Leader<K: Hash + Eq + Clone, V> {
+    flights: Arc<Flights<K, V>>,
+    key: K,
+    tx: Slot<V>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<K, Slot<V>>> {
+        // Every critical section is one map operation, so poison carries no broken state.
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Joins the flight for `key`, or starts one: then the caller must hand the
+    /// returned [`Leader`] to a task that fetches and calls [`Leader::finish`].
+    pub fn join(self: &Arc<Self>, key: K) -> (Ticket<V>, Option<Leader<K, V>>) {
+        let mut map = self.map();
+        if let Some(tx) = map.get(&key) {
+            return (
+                Ticket {
+                    rx: tx.subscribe(),
+                    leader: false,
+                },
+                None,
+            );
+        }
+        let (tx, rx) = watch::channel(None);
+        let tx = Arc::new(tx);
+        map.insert(key.clone(), Arc::clone(&tx));
+        (
+            Ticket { rx, leader: true },
+            Some(Leader {
+                flights: Arc::clone(self),
+                key,
+                tx,
+            }),
+        )
+    }
+
+    /// Number of flights under way.
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Leader<K, V> {
+    /// Resolves once no caller waits for this flight any more. The flight is
+    /// then closed: later callers start a new one.
+    pub async fn abandoned(&self) {
+        loop {
+            self.tx.closed().await;
+            let mut map = self.flights.map();
+            // A caller may have joined between the wake-up and the lock.
+            if self.tx.receiver_count() == 0 {
+                if map.get(&self.key).is_some_and(|t| Arc::ptr_eq(t, &self.tx)) {
+                    map.remove(&self.key);
+                }
+                return;
+            }
+        }
+    }
+
+    /// Publishes the result to every caller and closes the flight.
+    pub fn finish(self, value: V) {
+        self.tx.send_replace(Some(value));
+        // Drop removes the entry.
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Drop for Leader<K, V> {
+    fn drop(&mut self) {
+        let mut map = self.flights.map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&self.key).is_some_and(|t| Arc::ptr_eq(t, &self.tx)) {
+            map.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn one_leader_many_followers() {
+        let f: Arc<Flights<u32, u32>> = Arc::default();
+        let (t1, l1) = f.join(1);
+        let (t2, l2) = f.join(1);
+        assert!(t1.leader && !t2.leader && l2.is_none());
+        l1.expect("leader").finish(7);
+        assert_eq!(t1.wait().await, Some(7));
+        assert_eq!(t2.wait().await, Some(7));
+        assert!(f.is_empty());
+    }
+
+    #[tokio::test]
+    async fn abandoned_when_every_caller_left() {
+        let f: Arc<Flights<u32, u32>> = Arc::default();
+        let (t1, l1) = f.join(1);
+        let (t2, _) = f.join(1);
+        let leader = l1.expect("leader");
+        drop(t1);
+        let still =
+            tokio::time::timeout(std::time::Duration::from_millis(20), leader.abandoned()).await;
+        assert!(still.is_err(), "one caller still waits");
+        drop(t2);
+        leader.abandoned().await;
+        assert!(f.is_empty());
+        let (t3, l3) = f.join(1);
+        assert!(t3.leader && l3.is_some(), "a new flight starts");
+    }
+}

@@ -1,0 +1,102 @@
+//! The `altur-gateway` binary: parse arguments, load and validate settings
+//! (exit 2 before binding anything), then run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use altur_gateway::config::Settings;
+use altur_gateway::secret::{self, ApiKey, KeySource};
+use altur_gateway::{StartError, server, telemetry};
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "altur-gateway",
+    version,
+    about = "Rate-limited, caching gateway to the Altur API"
+)]
+struct Cli {
+    /// TOML configuration file (else ALTUR_GATEWAY_CONFIG, else defaults only).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the effective configuration (secret redacted); exit 2 if invalid.
+    CheckConfig,
+    /// Run in front of a built-in simulated Altur API: no key, no network.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let file = cli
+        .config
+        .or_else(|| std::env::var_os("ALTUR_GATEWAY_CONFIG").map(PathBuf::from));
+    let settings = match Settings::load(file.as_deref()) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.into()),
+    };
+    telemetry::init(settings.log);
+
+    match cli.command {
+        Some(Command::CheckConfig) => match load_key(&settings) {
+            Ok(key) => {
+                print!("{}", settings.to_toml());
+                let from = match key.source() {
+                    KeySource::Env => secret::ENV_VAR.to_string(),
+                    KeySource::File(p) => p.display().to_string(),
+                    KeySource::Fixed => "demo".to_string(),
+                };
+                println!("\n# api key: [REDACTED] (from {from})");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Some(Command::Demo) => block_on(altur_gateway::demo::run(settings)),
+        None => {
+            let key = match load_key(&settings) {
+                Ok(k) => Arc::new(k),
+                Err(e) => return fail(&e),
+            };
+            block_on(async move {
+                let listener = tokio::net::TcpListener::bind(settings.listen)
+                    .await
+                    .map_err(StartError::Bind)?;
+                tracing::info!(listen = %settings.listen, upstream = %settings.upstream.base_url, "altur-gateway serving");
+                altur_gateway::run(listener, settings, key, server::shutdown_signal()).await
+            })
+        }
+    }
+}
+
+fn load_key(settings: &Settings) -> Result<ApiKey, StartError> {
+    let env = std::env::var(secret::ENV_VAR).ok();
+    Ok(ApiKey::load(
+        env,
+        settings.upstream.api_key_file.as_deref(),
+    )?)
+}
+
+fn block_on(fut: impl std::future::Future<Output = Result<(), StartError>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(&StartError::Bind(e)),
+    };
+    match runtime.block_on(fut) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &StartError) -> ExitCode {
+    eprintln!("altur-gateway: {e}");
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(1))
+}

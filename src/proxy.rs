@@ -1,0 +1,622 @@
+//! The pipeline, and the only module that knows the order of the steps:
+//! route -> cache -> (flight) -> queue -> upstream -> store -> respond.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{AGE, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use tokio::time::Instant;
+
+use crate::cache::{Cache, Entry, Lookup};
+use crate::config::Settings;
+use crate::error::{GatewayError, Refusal, UpstreamError};
+use crate::flight::{Flights, Leader};
+use crate::health::Readiness;
+use crate::metrics::Metrics;
+use crate::queue::{Budget, LocalBudget, Queue};
+use crate::routes::{self, CampaignId, Route};
+use crate::secret::ApiKey;
+use crate::upstream::{FetchError, Upstream};
+
+/// Every response body is one buffer.
+pub type Body = Full<Bytes>;
+
+const CACHE_STATUS: HeaderName = HeaderName::from_static("cache-status");
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
+
+/// The largest header block answered normally; larger gets 431.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+/// Base of the exponential backoff between retries of a 5xx or connect error.
+const RETRY_BACKOFF: Duration = Duration::from_millis(100);
+
+/// How a campaign request was served: one vocabulary for the `Cache-Status`
+/// header, the log line and the metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    Hit,
+    /// This request led an upstream fetch.
+    Miss {
+        stored: bool,
+    },
+    /// This request joined another request's fetch.
+    Collapsed,
+    /// Served a stale entry because upstream failed or the queue was full.
+    Stale {
+        fwd_status: u16,
+    },
+    /// Refused at once: the queue wait would exceed `max_wait_ms`.
+    Refused,
+    /// Not a cacheable route.
+    None,
+}
+
+impl CacheOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CacheOutcome::Hit => "hit",
+            CacheOutcome::Miss { .. } => "miss",
+            CacheOutcome::Collapsed => "collapsed",
+            CacheOutcome::Stale { .. } => "stale",
+            CacheOutcome::Refused => "refused",
+            CacheOutcome::None => "none",
+        }
+    }
+
+    /// The RFC 9211 `Cache-Status` value.
+    pub fn header(&self) -> Option<HeaderValue> {
+        Some(match self {
+            CacheOutcome::Hit => HeaderValue::from_static("altur-gateway; hit"),
+            CacheOutcome::Miss { stored: true } => {
+                HeaderValue::from_static("altur-gateway; fwd=miss; stored")
+            }
+            CacheOutcome::Miss { stored: false } => {
+                HeaderValue::from_static("altur-gateway; fwd=miss")
+            }
+            CacheOutcome::Collapsed => {
+                HeaderValue::from_static("altur-gateway; fwd=miss; collapsed")
+            }
+            CacheOutcome::Stale { fwd_status } => {
+                HeaderValue::try_from(format!("altur-gateway; fwd=stale; fwd-status={fwd_status}"))
+                    .ok()?
+            }
+            CacheOutcome::Refused => {
+                HeaderValue::from_static("altur-gateway; fwd=miss; detail=busy")
+            }
+            CacheOutcome::None => return None,
+        })
+    }
+}
+
+/// What one upstream fetch produced, shared by every caller of the flight.
+#[derive(Debug)]
+pub enum Outcome {
+    /// An upstream answer, relayed as it came.
+    Response {
+        entry: Arc<Entry>,
+        stored: bool,
+        waited: Duration,
+    },
+    /// No usable answer.
+    Failed {
+        error: UpstreamError,
+        waited: Duration,
+    },
+}
+
+/// `Age` values, built once: a hit clones one instead of formatting a number.
+static AGES: LazyLock<Vec<HeaderValue>> =
+    LazyLock::new(|| (0..=1024u64).map(HeaderValue::from).collect());
+
+fn age_header(secs: u64) -> HeaderValue {
+    usize::try_from(secs)
+        .ok()
+        .and_then(|i| AGES.get(i).cloned())
+        .unwrap_or_else(|| HeaderValue::from(secs))
+}
+
+/// Unique request ids: a per-process random prefix and a counter.
+struct RequestIds {
+    prefix: u64,
+    next: AtomicU64,
+}
+
+impl RequestIds {
+    fn new() -> RequestIds {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        RequestIds {
+            prefix: h.finish(),
+            next: AtomicU64::new(1),
+        }
+    }
+
+    fn for_request(&self, headers: &HeaderMap) -> HeaderValue {
+        if let Some(v) = headers.get(&X_REQUEST_ID)
+            && !v.is_empty()
+            && v.len() <= 200
+        {
+            return v.clone();
+        }
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        HeaderValue::try_from(format!("{:016x}-{n:x}", self.prefix))
+            .unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+/// The gateway: everything a request needs, shared by all connections.
+pub struct Gateway {
+    settings: Settings,
+    cache: Cache,
+    flights: Arc<Flights<CampaignId, Arc<Outcome>>>,
+    queue: Queue,
+    upstream: Upstream,
+    key: Arc<ApiKey>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    ids: RequestIds,
+}
+
+impl Gateway {
+    /// Builds the gateway with the local (per-process) budget.
+    pub fn new(settings: Settings, key: Arc<ApiKey>) -> Arc<Gateway> {
+        let rl = &settings.rate_limit;
+        let budget: Arc<dyn Budget> = Arc::new(LocalBudget::new(
+            rl.requests_per_second.get() as usize,
+            rl.window(),
+        ));
+        Self::with_budget(
+            settings,
+            key,
+            budget,
+            Arc::new(Metrics::new()),
+            Arc::new(Readiness::default()),
+        )
+    }
+
+    /// Builds the gateway with a given budget, metrics and readiness (a shared
+    /// limiter reports through them).
+    pub fn with_budget(
+        settings: Settings,
+        key: Arc<ApiKey>,
+        budget: Arc<dyn Budget>,
+        metrics: Arc<Metrics>,
+        readiness: Arc<Readiness>,
+    ) -> Arc<Gateway> {
+        let c = &settings.cache;
+        let cache = Cache::new(c.max_bytes, c.ttl, c.negative_ttl, c.stale_if_error);
+        let queue = Queue::start(
+            budget,
+            settings.rate_limit.max_wait,
+            Some(metrics.queue_depth.clone()),
+        );
+        let upstream = Upstream::new(
+            settings.upstream.base_url.clone(),
+            Arc::clone(&key),
+            settings.upstream.timeout,
+        );
+        Arc::new(Gateway {
+            settings,
+            cache,
+            flights: Arc::default(),
+            queue,
+            upstream,
+            key,
+            metrics,
+            readiness,
+            ids: RequestIds::new(),
+        })
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Serves one downstream request. Never fails: every error is a response.
+    pub async fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Response<Body> {
+        let started = Instant::now();
+        let request_id = self.ids.for_request(req.headers());
+        let (mut resp, route, cache, waited) =
+            match check_limits(&req).and_then(|()| routes::route(req.method(), req.uri().path())) {
+                Err(refusal) => (
+                    error_response(&refusal.into()),
+                    "other",
+                    CacheOutcome::None,
+                    None,
+                ),
+                Ok(Route::Campaign { id, head }) => {
+                    let (resp, cache, waited) = self.campaign(id, head).await;
+                    (resp, "campaign", cache, waited)
+                }
+                Ok(route @ (Route::Healthz | Route::Readyz | Route::Metrics)) => (
+                    self.local_route(route),
+                    route.as_str(),
+                    CacheOutcome::None,
+                    None,
+                ),
+            };
+        let status = resp.status().as_u16();
+        self.metrics.request(route, status, cache.as_str());
+        if tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO) {
+            tracing::info!(
+                target: "altur_gateway::access",
+                method = %req.method(),
+                path = req.uri().path(),
+                status,
+                cache = cache.as_str(),
+                upstream_wait_ms = waited.map(|w| w.as_millis() as u64),
+                latency_us = started.elapsed().as_micros() as u64,
+                request_id = request_id.to_str().unwrap_or("-"),
+                "request"
+            );
+        }
+        resp.headers_mut().insert(X_REQUEST_ID, request_id);
+        resp
+    }
+
+    fn local_route(&self, route: Route) -> Response<Body> {
+        match route {
+            Route::Healthz => {
+                json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"))
+            }
+            Route::Readyz => match self.readiness.check() {
+                Ok(body) => json_response(StatusCode::OK, Bytes::from(body)),
+                Err(body) => json_response(StatusCode::SERVICE_UNAVAILABLE, Bytes::from(body)),
+            },
+            _ => {
+                let (entries, bytes) = self.cache.usage();
+                self.metrics
+                    .cache_entries
+                    .set(i64::try_from(entries).unwrap_or(i64::MAX));
+                self.metrics
+                    .cache_bytes
+                    .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                let failures = self.key.reload_failures();
+                let seen = self.metrics.key_reload_failures.get();
+                if failures > seen {
+                    self.metrics.key_reload_failures.inc_by(failures - seen);
+                }
+                let mut r = Response::new(Full::new(Bytes::from(self.metrics.encode())));
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                r
+            }
+        }
+    }
+
+    async fn campaign(
+        self: &Arc<Self>,
+        id: CampaignId,
+        head: bool,
+    ) -> (Response<Body>, CacheOutcome, Option<Duration>) {
+        let now = Instant::now();
+        if let Lookup::Fresh(entry) = self.cache.lookup(id, now) {
+            let resp = entry_response(&entry, CacheOutcome::Hit, Some(entry.age_secs(now)), head);
+            return (resp, CacheOutcome::Hit, None);
+        }
+
+        let (ticket, leader) = self.flights.join(id);
+        if let Some(leader) = leader {
+            let gateway = Arc::clone(self);
+            tokio::spawn(async move { gateway.fetch(id, leader).await });
+        }
+        let collapsed = !ticket.leader;
+        let outcome = ticket.wait().await.unwrap_or_else(|| {
+            Arc::new(Outcome::Failed {
+                error: UpstreamError::Unavailable("fetch ended without a result".into()),
+                waited: Duration::ZERO,
+            })
+        });
+
+        let (failed_status, waited) = match &*outcome {
+            Outcome::Response { entry, waited, .. } if entry.status.is_server_error() => {
+                (Some(entry.status.as_u16()), *waited)
+            }
+            Outcome::Response { waited, .. } => (None, *waited),
+            Outcome::Failed { error, waited } => (
+                Some(GatewayError::from(error.clone()).status().as_u16()),
+                *waited,
+            ),
+        };
+        if let Some(fwd_status) = failed_status
+            && let Some(stale) = self.stale_entry(id)
+        {
+            self.metrics.stale_served.inc();
+            let outcome = CacheOutcome::Stale { fwd_status };
+            let age = stale.age_secs(Instant::now());
+            return (
+                entry_response(&stale, outcome, Some(age), head),
+                outcome,
+                Some(waited),
+            );
+        }
+
+        let resp = match &*outcome {
+            Outcome::Response { entry, stored, .. } => {
+                let cache = if collapsed {
+                    CacheOutcome::Collapsed
+                } else {
+                    CacheOutcome::Miss { stored: *stored }
+                };
+                let age = stored.then(|| entry.age_secs(Instant::now()));
+                (entry_response(entry, cache, age, head), cache, Some(waited))
+            }
+            Outcome::Failed { error, .. } => {
+                let cache = match error {
+                    UpstreamError::Busy(_) => CacheOutcome::Refused,
+                    _ if collapsed => CacheOutcome::Collapsed,
+                    _ => CacheOutcome::Miss { stored: false },
+                };
+                let mut resp = error_response(&error.clone().into());
+                if let Some(v) = cache.header() {
+                    resp.headers_mut().insert(CACHE_STATUS, v);
+                }
+                (resp, cache, Some(waited))
+            }
+        };
+        resp
+    }
+
+    /// A 200 entry still within its stale-if-error window (or fresh again,
+    /// if another flight just stored one).
+    fn stale_entry(&self, id: CampaignId) -> Option<Arc<Entry>> {
+        match self.cache.lookup(id, Instant::now()) {
+            Lookup::Fresh(e) | Lookup::Stale(e) if e.status == StatusCode::OK => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The leader task of a flight: waits in the queue (giving the place back
+    /// if every caller leaves), fetches with retries, stores, publishes.
+    async fn fetch(self: Arc<Self>, id: CampaignId, leader: Leader<CampaignId, Arc<Outcome>>) {
+        // A flight for this key may have finished between our lookup and join.
+        if let Lookup::Fresh(entry) = self.cache.lookup(id, Instant::now()) {
+            leader.finish(Arc::new(Outcome::Response {
+                entry,
+                stored: true,
+                waited: Duration::ZERO,
+            }));
+            return;
+        }
+        let path = id.upstream_path();
+        let mut waited = Duration::ZERO;
+        let mut last: Option<Outcome> = None;
+        let mut retry_delay = None;
+        for attempt in 0..=self.settings.upstream.max_retries {
+            if let Some(delay) = retry_delay.take() {
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = leader.abandoned() => return,
+                }
+            }
+            let grant = tokio::select! {
+                g = self.queue.acquire() => g,
+                () = leader.abandoned() => return,
+            };
+            let grant = match grant {
+                Ok(g) => g,
+                Err(full) => {
+                    // Keep an upstream answer we already have over a refusal.
+                    if !matches!(last, Some(Outcome::Response { .. })) {
+                        last = Some(Outcome::Failed {
+                            error: UpstreamError::Busy(full.expected),
+                            waited,
+                        });
+                    }
+                    break;
+                }
+            };
+            waited += grant.waited;
+            self.metrics.queue_wait.observe(grant.waited.as_secs_f64());
+            let sent = Instant::now();
+            let result = self.upstream.get(&path).await;
+            self.metrics
+                .upstream_duration
+                .observe(sent.elapsed().as_secs_f64());
+            let retries_left = attempt < self.settings.upstream.max_retries;
+            match result {
+                Ok(f) => {
+                    let status = f.status.as_u16();
+                    self.metrics.upstream(status_label(status));
+                    self.readiness.upstream_answered(status);
+                    match status {
+                        429 => {
+                            let pause = f.retry_after.unwrap_or(Duration::from_secs(1));
+                            self.queue.pause(Instant::now() + pause).await;
+                            self.metrics.rate_limit_pauses.inc();
+                            tracing::warn!(
+                                path,
+                                pause_ms = pause.as_millis() as u64,
+                                attempt,
+                                "upstream 429: pausing the queue"
+                            );
+                            last = Some(Outcome::Failed {
+                                error: UpstreamError::Busy(pause),
+                                waited,
+                            });
+                        }
+                        401 | 403 => {
+                            tracing::error!(path, status, "upstream rejected the api key");
+                            last = Some(Outcome::Failed {
+                                error: UpstreamError::AuthFailed(status),
+                                waited,
+                            });
+                            break;
+                        }
+                        502..=504 => {
+                            tracing::warn!(path, status, attempt, "upstream error");
+                            let entry = Entry::transient(f.status, f.content_type, f.body);
+                            last = Some(Outcome::Response {
+                                entry: Arc::new(entry),
+                                stored: false,
+                                waited,
+                            });
+                            retry_delay = Some(RETRY_BACKOFF * 2u32.saturating_pow(attempt));
+                        }
+                        _ => {
+                            let (entry, stored) = match self.cache.store(
+                                id,
+                                f.status,
+                                f.content_type,
+                                f.body,
+                                f.no_store,
+                            ) {
+                                Ok(e) => (e, true),
+                                Err((why, e)) => {
+                                    tracing::debug!(path, status, reason = ?why, "not stored");
+                                    (Arc::new(e), false)
+                                }
+                            };
+                            last = Some(Outcome::Response {
+                                entry,
+                                stored,
+                                waited,
+                            });
+                            break;
+                        }
+                    }
+                }
+                Err(FetchError::Timeout) => {
+                    self.metrics.upstream("timeout");
+                    tracing::warn!(path, "upstream timeout");
+                    last = Some(Outcome::Failed {
+                        error: UpstreamError::Timeout,
+                        waited,
+                    });
+                    break;
+                }
+                Err(FetchError::Connect(reason)) => {
+                    self.metrics.upstream("error");
+                    tracing::warn!(path, error = %reason, attempt, "upstream connect failed");
+                    last = Some(Outcome::Failed {
+                        error: UpstreamError::Unavailable(reason),
+                        waited,
+                    });
+                    retry_delay = Some(RETRY_BACKOFF * 2u32.saturating_pow(attempt));
+                }
+                Err(FetchError::Protocol(reason)) => {
+                    self.metrics.upstream("error");
+                    tracing::warn!(path, error = %reason, "upstream exchange failed");
+                    last = Some(Outcome::Failed {
+                        error: UpstreamError::Unavailable(reason),
+                        waited,
+                    });
+                    break;
+                }
+            }
+            if !retries_left {
+                break;
+            }
+        }
+        let outcome = last.unwrap_or(Outcome::Failed {
+            error: UpstreamError::Unavailable("no attempt made".into()),
+            waited,
+        });
+        leader.finish(Arc::new(outcome));
+    }
+}
+
+fn status_label(status: u16) -> &'static str {
+    match status {
+        200 => "200",
+        404 => "404",
+        429 => "429",
+        500 => "500",
+        502 => "502",
+        503 => "503",
+        504 => "504",
+        401 => "401",
+        403 => "403",
+        s if s < 300 => "2xx",
+        s if s < 400 => "3xx",
+        s if s < 500 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Size limits the HTTP layer leaves to us: 414 and 431 with the JSON body.
+fn check_limits<B>(req: &Request<B>) -> Result<(), Refusal> {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
+        + req.uri().authority().map_or(0, |a| a.as_str().len());
+    if target > routes::MAX_TARGET_BYTES {
+        return Err(Refusal::UriTooLong);
+    }
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return Err(Refusal::HeadersTooLarge);
+    }
+    Ok(())
+}
+
+fn entry_response(
+    entry: &Entry,
+    cache: CacheOutcome,
+    age: Option<u64>,
+    head: bool,
+) -> Response<Body> {
+    let body = if head {
+        Bytes::new()
+    } else {
+        entry.body.clone()
+    };
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = entry.status;
+    let h = resp.headers_mut();
+    h.reserve(6);
+    if let Some(ct) = &entry.content_type {
+        h.insert(CONTENT_TYPE, ct.clone());
+    }
+    if head {
+        h.insert(CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+    }
+    if let Some(v) = cache.header() {
+        h.insert(CACHE_STATUS, v);
+    }
+    if let Some(age) = age {
+        h.insert(AGE, age_header(age));
+    }
+    resp
+}
+
+fn json_response(status: StatusCode, body: Bytes) -> Response<Body> {
+    let mut resp = Response::new(Full::new(body));
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(CONTENT_TYPE, JSON);
+    resp
+}
+
+/// The gateway's own error: status, JSON body, and `Allow` / `Retry-After`.
+pub fn error_response(err: &GatewayError) -> Response<Body> {
+    let mut resp = json_response(err.status(), err.body());
+    if let Some(allow) = err.allow() {
+        resp.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static(allow));
+    }
+    if let Some(secs) = err.retry_after_secs() {
+        resp.headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(secs));
+    }
+    resp
+}
