@@ -130,9 +130,7 @@ impl Cache {
     }
 
     /// Applies the cache policy to an upstream answer and stores it if allowed.
-    ///
-    /// # Errors
-    /// Why it was not stored; the caller relays it anyway.
+    /// Returns the entry to relay, and why it was not stored (`None`: stored).
     pub fn store(
         &self,
         id: CampaignId,
@@ -140,9 +138,9 @@ impl Cache {
         content_type: Option<HeaderValue>,
         body: Bytes,
         no_store: bool,
-    ) -> Result<Arc<Entry>, (NoStore, Entry)> {
+    ) -> (Arc<Entry>, Option<NoStore>) {
         let now = Instant::now();
-        let transient = |why, ct, body| Err((why, Entry::transient(status, ct, body)));
+        let transient = |why, ct, body| (Arc::new(Entry::transient(status, ct, body)), Some(why));
         if no_store {
             return transient(NoStore::NoStoreDirective, content_type, body);
         }
@@ -169,7 +167,7 @@ impl Cache {
             stale_until: now + ttl + stale,
         });
         self.inner.insert(id, Arc::clone(&entry));
-        Ok(entry)
+        (entry, None)
     }
 
     /// Number of entries and bytes charged (after pending maintenance).

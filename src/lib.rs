@@ -4,18 +4,18 @@
 //!
 //! Data flows one way; modules are listed in that order.
 //!
-//! - [`server`]: accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
-//! - [`routes`]: downstream request -> [`routes::Route`] or a refusal.
-//! - [`proxy`]: the pipeline, the only module that knows the order of the steps.
-//! - [`cache`]: moka, TTLs and the stale-if-error window.
-//! - [`flight`]: one upstream fetch per key however many callers wait.
-//! - [`queue`]: the shared upstream budget: FIFO, max wait, 429 pause.
-//! - [`upstream`]: the client: builds requests, injects the key, timeouts.
-//! - [`secret`]: the API key; one function exposes it.
-//! - [`error`]: errors by side, and the one mapping to status and JSON.
-//! - [`health`]: readiness.
-//! - [`config`]: settings, layered and validated; [`telemetry`] and [`metrics`].
-//! - [`sim`]: the simulated Altur API for the demo, tests and benchmarks; [`demo`].
+//! - [`server`] — accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
+//! - [`routes`] — downstream request -> [`routes::Route`] or a refusal.
+//! - [`proxy`] — the pipeline, the only module that knows the order of the steps.
+//! - [`cache`] — moka, TTLs and the stale-if-error window.
+//! - [`flight`] — one upstream fetch per key however many callers wait.
+//! - [`queue`] — the shared upstream budget: FIFO, max wait, 429 pause.
+//! - [`upstream`] — the client: builds requests, injects the key, timeouts.
+//! - [`secret`] — the API key; one function exposes it.
+//! - [`error`] — errors by side, and the one mapping to status and JSON.
+//! - [`health`] — readiness.
+//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`].
+//! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
 #![forbid(unsafe_code)]
 
 pub mod cache;
@@ -75,7 +75,7 @@ pub fn build(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, Start
             reason: "\"redis\" is not available yet".into(),
         }));
     }
-    Ok(Gateway::new(settings, key))
+    Ok(Gateway::new(settings, key)?)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains and returns.

@@ -12,7 +12,7 @@ use http_body_util::Full;
 use tokio::time::Instant;
 
 use crate::cache::{Cache, Entry, Lookup};
-use crate::config::Settings;
+use crate::config::{ConfigError, Settings};
 use crate::error::{GatewayError, Refusal, UpstreamError};
 use crate::flight::{Flights, Leader};
 use crate::health::Readiness;
@@ -169,7 +169,10 @@ pub struct Gateway {
 
 impl Gateway {
     /// Builds the gateway with the local (per-process) budget.
-    pub fn new(settings: Settings, key: Arc<ApiKey>) -> Arc<Gateway> {
+    ///
+    /// # Errors
+    /// A base URL the client cannot use.
+    pub fn new(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, ConfigError> {
         let rl = &settings.rate_limit;
         let budget: Arc<dyn Budget> = Arc::new(LocalBudget::new(
             rl.requests_per_second.get() as usize,
@@ -186,13 +189,16 @@ impl Gateway {
 
     /// Builds the gateway with a given budget, metrics and readiness (a shared
     /// limiter reports through them).
+    ///
+    /// # Errors
+    /// A base URL the client cannot use.
     pub fn with_budget(
         settings: Settings,
         key: Arc<ApiKey>,
         budget: Arc<dyn Budget>,
         metrics: Arc<Metrics>,
         readiness: Arc<Readiness>,
-    ) -> Arc<Gateway> {
+    ) -> Result<Arc<Gateway>, ConfigError> {
         let c = &settings.cache;
         let cache = Cache::new(c.max_bytes, c.ttl, c.negative_ttl, c.stale_if_error);
         let queue = Queue::start(
@@ -201,11 +207,15 @@ impl Gateway {
             Some(metrics.queue_depth.clone()),
         );
         let upstream = Upstream::new(
-            settings.upstream.base_url.clone(),
+            &settings.upstream.base_url,
             Arc::clone(&key),
             settings.upstream.timeout,
-        );
-        Arc::new(Gateway {
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            key: "upstream.base_url",
+            reason,
+        })?;
+        Ok(Arc::new(Gateway {
             settings,
             cache,
             flights: Arc::default(),
@@ -215,7 +225,7 @@ impl Gateway {
             metrics,
             readiness,
             ids: RequestIds::new(),
-        })
+        }))
     }
 
     pub fn readiness(&self) -> &Readiness {
@@ -349,7 +359,7 @@ impl Gateway {
             );
         }
 
-        let resp = match &*outcome {
+        match &*outcome {
             Outcome::Response { entry, stored, .. } => {
                 let cache = if collapsed {
                     CacheOutcome::Collapsed
@@ -371,8 +381,7 @@ impl Gateway {
                 }
                 (resp, cache, Some(waited))
             }
-        };
-        resp
+        }
     }
 
     /// A 200 entry still within its stale-if-error window (or fresh again,
@@ -411,7 +420,7 @@ impl Gateway {
                 g = self.queue.acquire() => g,
                 () = leader.abandoned() => return,
             };
-            let grant = match grant {
+            let mut grant = match grant {
                 Ok(g) => g,
                 Err(full) => {
                     // Keep an upstream answer we already have over a refusal.
@@ -427,7 +436,8 @@ impl Gateway {
             waited += grant.waited;
             self.metrics.queue_wait.observe(grant.waited.as_secs_f64());
             let sent = Instant::now();
-            let result = self.upstream.get(&path).await;
+            let result = self.upstream.get(&path, || grant.sent()).await;
+            drop(grant);
             self.metrics
                 .upstream_duration
                 .observe(sent.elapsed().as_secs_f64());
@@ -472,19 +482,13 @@ impl Gateway {
                             retry_delay = Some(RETRY_BACKOFF * 2u32.saturating_pow(attempt));
                         }
                         _ => {
-                            let (entry, stored) = match self.cache.store(
-                                id,
-                                f.status,
-                                f.content_type,
-                                f.body,
-                                f.no_store,
-                            ) {
-                                Ok(e) => (e, true),
-                                Err((why, e)) => {
-                                    tracing::debug!(path, status, reason = ?why, "not stored");
-                                    (Arc::new(e), false)
-                                }
-                            };
+                            let (entry, not_stored) =
+                                self.cache
+                                    .store(id, f.status, f.content_type, f.body, f.no_store);
+                            if let Some(why) = not_stored {
+                                tracing::debug!(path, status, reason = ?why, "not stored");
+                            }
+                            let stored = not_stored.is_none();
                             last = Some(Outcome::Response {
                                 entry,
                                 stored,

@@ -29,13 +29,31 @@ use tokio::time::Instant;
 /// A boxed future, so budgets can be trait objects (a Redis one does I/O).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// Decides when upstream requests may start. Only the dispatcher calls
+/// One upstream start handed out by a [`Budget`]: pending until stamped with
+/// the instant the request was really sent, or released if it never was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub id: u64,
+    /// When the budget granted it.
+    pub at: Instant,
+}
+
+/// Decides when upstream requests may start.
+///
+/// A start is counted from the moment it is *sent*, not granted: a request
+/// that needs a new (TLS) connection is sent a few round trips after its
+/// grant, and a window counted from grants would let the next batch arrive
+/// upstream inside the previous one's second. So a granted slot counts as
+/// "sending now" until [`Budget::stamp`] records when it was really sent; a
+/// slot never used is [`Budget::release`]d. Only the dispatcher calls
 /// [`Budget::acquire`], one at a time.
 pub trait Budget: Send + Sync + 'static {
-    /// Waits until one more start is allowed, records it, and returns its instant.
-    fn acquire(&self) -> BoxFuture<'_, Instant>;
-    /// Gives back a start recorded by `acquire` that no request used.
-    fn release(&self, granted: Instant);
+    /// Waits until one more start is allowed and hands out its slot.
+    fn acquire(&self) -> BoxFuture<'_, Slot>;
+    /// The slot's request was sent at `sent`.
+    fn stamp(&self, slot: Slot, sent: Instant);
+    /// The slot's request was never sent: give the start back.
+    fn release(&self, slot: Slot);
     /// Expected wait before the `k`-th next start (0-based) if starts run back to back.
     fn projected_wait(&self, k: usize) -> BoxFuture<'_, Duration>;
     /// Stops all starts until `until` (an upstream 429 pauses everyone: the budget is shared).
@@ -48,27 +66,42 @@ pub struct LocalBudget {
     limit: usize,
     window: Duration,
     state: Mutex<LocalState>,
+    changed: Notify,
 }
 
 #[derive(Debug, Default)]
 struct LocalState {
-    /// The last `limit` starts, oldest first.
-    starts: VecDeque<Instant>,
+    next_id: u64,
+    /// Granted, not yet sent: each may be sent at any moment.
+    pending: Vec<u64>,
+    /// Send instants, ascending; only the last `limit` can matter.
+    sent: VecDeque<Instant>,
     paused_until: Option<Instant>,
 }
 
 impl LocalState {
-    /// Earliest instant, not before `now`, at which one more start keeps every
-    /// window of `window` within `limit`.
-    fn next_start(&self, now: Instant, limit: usize, window: Duration) -> Instant {
+    /// Earliest instant, not before `now`, at which one more start keeps
+    /// every window within `limit`, counting pending starts as sent now;
+    /// `None` while pending starts alone fill the budget.
+    fn next_start(&self, now: Instant, limit: usize, window: Duration) -> Option<Instant> {
+        let free = limit.checked_sub(self.pending.len()).filter(|f| *f > 0)?;
         let mut t = now;
         if let Some(p) = self.paused_until {
             t = t.max(p);
         }
-        if self.starts.len() >= limit {
-            t = t.max(self.starts[self.starts.len() - limit] + window);
+        // At most `free - 1` sends may remain inside the window ending at t.
+        if self.sent.len() >= free {
+            t = t.max(self.sent[self.sent.len() - free] + window);
         }
-        t
+        Some(t)
+    }
+
+    fn record_sent(&mut self, at: Instant, limit: usize) {
+        let i = self.sent.partition_point(|t| *t <= at);
+        self.sent.insert(i, at);
+        while self.sent.len() > limit {
+            self.sent.pop_front();
+        }
     }
 }
 
@@ -79,54 +112,78 @@ impl LocalBudget {
             limit: limit.max(1),
             window,
             state: Mutex::new(LocalState::default()),
+            changed: Notify::new(),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LocalState> {
-        // A panic while holding this lock cannot leave the deque inconsistent
-        // (every mutation is a single push/pop), so a poisoned lock is usable.
+        // Every mutation is a push, remove or insert that cannot be left
+        // half done, so a poisoned lock is still consistent.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records a start at `now` if one is allowed now, else returns when one will be.
-    pub fn try_start(&self, now: Instant) -> Result<Instant, Instant> {
+    /// Grants a slot at `now` if a start is allowed now; else says when one
+    /// will be (`None`: when a pending start is stamped or released).
+    pub fn try_start(&self, now: Instant) -> Result<Slot, Option<Instant>> {
         let mut s = self.lock();
-        let next = s.next_start(now, self.limit, self.window);
-        if next > now {
-            return Err(next);
+        match s.next_start(now, self.limit, self.window) {
+            Some(t) if t <= now => {
+                s.next_id += 1;
+                let id = s.next_id;
+                s.pending.push(id);
+                Ok(Slot { id, at: now })
+            }
+            other => Err(other),
         }
-        s.starts.push_back(now);
-        while s.starts.len() > self.limit {
-            s.starts.pop_front();
-        }
-        Ok(now)
     }
 }
 
 impl Budget for LocalBudget {
-    fn acquire(&self) -> BoxFuture<'_, Instant> {
+    fn acquire(&self) -> BoxFuture<'_, Slot> {
         Box::pin(async move {
             loop {
+                // Register for a change before looking, so none is missed.
+                let changed = self.changed.notified();
                 match self.try_start(Instant::now()) {
-                    Ok(at) => return at,
-                    Err(next) => tokio::time::sleep_until(next).await,
+                    Ok(slot) => return slot,
+                    Err(Some(next)) => {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(next) => {}
+                            () = changed => {}
+                        }
+                    }
+                    Err(None) => changed.await,
                 }
             }
         })
     }
 
-    fn release(&self, granted: Instant) {
+    fn stamp(&self, slot: Slot, sent: Instant) {
         let mut s = self.lock();
-        if let Some(i) = s.starts.iter().rposition(|t| *t == granted) {
-            s.starts.remove(i);
+        if let Some(i) = s.pending.iter().position(|id| *id == slot.id) {
+            s.pending.swap_remove(i);
+            s.record_sent(sent, self.limit);
         }
+        drop(s);
+        self.changed.notify_one();
+    }
+
+    fn release(&self, slot: Slot) {
+        let mut s = self.lock();
+        if let Some(i) = s.pending.iter().position(|id| *id == slot.id) {
+            s.pending.swap_remove(i);
+        }
+        drop(s);
+        self.changed.notify_one();
     }
 
     fn projected_wait(&self, k: usize) -> BoxFuture<'_, Duration> {
         let now = Instant::now();
         let s = self.lock();
-        // Simulate k+1 back-to-back starts on a copy of the log.
-        let mut sim: Vec<Instant> = s.starts.iter().copied().collect();
+        // Simulate k+1 back-to-back starts on a copy of the log, pending
+        // starts taken as sent now.
+        let mut sim: Vec<Instant> = s.sent.iter().copied().collect();
+        sim.extend(std::iter::repeat_n(now, s.pending.len()));
         let mut t = now;
         for _ in 0..=k {
             let mut next = t;
@@ -146,17 +203,52 @@ impl Budget for LocalBudget {
     fn pause(&self, until: Instant) -> BoxFuture<'_, ()> {
         let mut s = self.lock();
         s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        drop(s);
+        self.changed.notify_one();
         Box::pin(std::future::ready(()))
     }
 }
 
-/// A granted upstream start.
-#[derive(Debug, Clone, Copy)]
+/// A granted upstream start. Call [`Grant::sent`] right before the request
+/// goes out; dropped unsent, the start is given back.
 pub struct Grant {
-    /// When the start was granted.
-    pub at: Instant,
+    budget: Arc<dyn Budget>,
+    slot: Slot,
+    sent: bool,
     /// How long the request waited in the queue.
     pub waited: Duration,
+}
+
+impl std::fmt::Debug for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Grant")
+            .field("slot", &self.slot)
+            .field("sent", &self.sent)
+            .finish()
+    }
+}
+
+impl Grant {
+    /// When the start was granted.
+    pub fn at(&self) -> Instant {
+        self.slot.at
+    }
+
+    /// Records that the request is being sent now.
+    pub fn sent(&mut self) {
+        if !self.sent {
+            self.sent = true;
+            self.budget.stamp(self.slot, Instant::now());
+        }
+    }
+}
+
+impl Drop for Grant {
+    fn drop(&mut self) {
+        if !self.sent {
+            self.budget.release(self.slot);
+        }
+    }
 }
 
 /// Refused at once: the expected start lies past `max_wait`.
@@ -167,7 +259,8 @@ pub struct Full {
 }
 
 struct Waiter {
-    tx: oneshot::Sender<Instant>,
+    enqueued: Instant,
+    tx: oneshot::Sender<Grant>,
 }
 
 struct Inner {
@@ -240,20 +333,14 @@ impl Queue {
         let (tx, rx) = oneshot::channel();
         {
             let mut q = self.inner.waiters();
-            q.push_back(Waiter { tx });
+            q.push_back(Waiter { enqueued, tx });
             self.inner.set_depth(&q);
         }
         self.inner.wake.notify_one();
-        match rx.await {
-            Ok(at) => Ok(Grant {
-                at,
-                waited: at.saturating_duration_since(enqueued),
-            }),
-            // The dispatcher only drops a sender when the queue itself is gone.
-            Err(_) => Err(Full {
-                expected: self.inner.max_wait,
-            }),
-        }
+        // The dispatcher only drops a sender when the queue itself is gone.
+        rx.await.map_err(|_| Full {
+            expected: self.inner.max_wait,
+        })
     }
 
     /// Pauses every start until `until` (an upstream 429 with its `Retry-After`).
@@ -290,22 +377,28 @@ async fn dispatch(inner: std::sync::Weak<Inner>) {
             wake.notified().await;
             continue;
         }
-        let at = inner.budget.acquire().await;
-        let mut granted = false;
+        let slot = inner.budget.acquire().await;
+        let mut grant = Some(Grant {
+            budget: Arc::clone(&inner.budget),
+            slot,
+            sent: false,
+            waited: Duration::ZERO,
+        });
         {
             let mut q = inner.waiters();
             while let Some(w) = q.pop_front() {
-                if w.tx.send(at).is_ok() {
-                    granted = true;
-                    break;
+                let Some(mut g) = grant.take() else { break };
+                g.waited = slot.at.saturating_duration_since(w.enqueued);
+                match w.tx.send(g) {
+                    Ok(()) => break,
+                    // That caller left while we waited for the budget: next one.
+                    Err(g) => grant = Some(g),
                 }
             }
             inner.set_depth(&q);
         }
-        if !granted {
-            // Everyone left while we waited for the budget: give the start back.
-            inner.budget.release(at);
-        }
+        // Dropping an unsent grant (everyone left) gives the start back.
+        drop(grant);
     }
 }
 
@@ -321,7 +414,12 @@ mod tests {
         let mut handles = Vec::new();
         for _ in 0..36 {
             let q = q.clone();
-            handles.push(tokio::spawn(async move { q.acquire().await.map(|g| g.at) }));
+            handles.push(tokio::spawn(async move {
+                q.acquire().await.map(|mut g| {
+                    g.sent();
+                    g.at()
+                })
+            }));
             tokio::task::yield_now().await;
         }
         let mut at = Vec::new();
@@ -346,7 +444,7 @@ mod tests {
     async fn refuses_at_once_past_max_wait() {
         let budget = Arc::new(LocalBudget::new(1, Duration::from_secs(10)));
         let q = Queue::start(budget, Duration::from_secs(5), None);
-        q.acquire().await.expect("first is free");
+        q.acquire().await.expect("first is free").sent();
         let t = Instant::now();
         let r = q.acquire().await;
         assert_eq!(Instant::now(), t, "refused without waiting");
@@ -358,11 +456,21 @@ mod tests {
         let budget = Arc::new(LocalBudget::new(1, Duration::from_secs(1)));
         let q = Queue::start(budget, Duration::from_secs(5), None);
         let t0 = Instant::now();
-        q.acquire().await.expect("first is free");
+        q.acquire().await.expect("first is free").sent();
         let (q2, q3) = (q.clone(), q.clone());
-        let second = tokio::spawn(async move { q2.acquire().await.map(|g| g.at) });
+        let second = tokio::spawn(async move {
+            q2.acquire().await.map(|mut g| {
+                g.sent();
+                g.at()
+            })
+        });
         tokio::time::sleep(Duration::from_millis(10)).await;
-        let third = tokio::spawn(async move { q3.acquire().await.map(|g| g.at) });
+        let third = tokio::spawn(async move {
+            q3.acquire().await.map(|mut g| {
+                g.sent();
+                g.at()
+            })
+        });
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert_eq!(q.depth(), 2);
         second.abort();
@@ -375,13 +483,43 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_start_counts_from_when_it_is_sent() {
+        let budget = Arc::new(LocalBudget::new(2, Duration::from_secs(1)));
+        let q = Queue::start(budget, Duration::from_secs(10), None);
+        let t0 = Instant::now();
+        let mut a = q.acquire().await.expect("a");
+        let mut b = q.acquire().await.expect("b");
+        // `a` needs 300 ms to connect before it is sent; `b` is sent at once.
+        b.sent();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        a.sent();
+        let c = q.acquire().await.expect("c");
+        assert_eq!(c.at() - t0, Duration::from_secs(1), "after b + 1 s");
+        drop(c); // never sent: given back
+        let mut d = q.acquire().await.expect("d");
+        d.sent();
+        assert_eq!(
+            d.at() - t0,
+            Duration::from_secs(1),
+            "c's start was given back"
+        );
+        let e = q.acquire().await.expect("e");
+        assert_eq!(
+            e.at() - t0,
+            Duration::from_millis(1300),
+            "after a's send + 1 s"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_pause_holds_every_start() {
         let budget = Arc::new(LocalBudget::new(12, Duration::from_secs(1)));
         let q = Queue::start(budget, Duration::from_secs(5), None);
         let t0 = Instant::now();
         q.pause(t0 + Duration::from_secs(2)).await;
-        let g = q.acquire().await.expect("granted after the pause");
-        assert_eq!(g.at - t0, Duration::from_secs(2));
+        let mut g = q.acquire().await.expect("granted after the pause");
+        g.sent();
+        assert_eq!(g.at() - t0, Duration::from_secs(2));
         q.pause(Instant::now() + Duration::from_secs(9)).await;
         assert_eq!(
             q.acquire().await.expect_err("past max wait").expected,

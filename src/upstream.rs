@@ -1,16 +1,20 @@
 //! The upstream client: builds every request itself, injects the key, bounds
-//! the whole exchange by `upstream.timeout_ms`. TLS by rustls; pooled, kept alive.
+//! the whole exchange by `upstream.timeout_ms`. TLS by rustls; connections pooled
+//! and kept alive.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http::header::{ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http::header::{
+    ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::Client;
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use tokio::time::Instant;
+use tower_service::Service;
 
 use crate::secret::ApiKey;
 
@@ -46,65 +50,155 @@ pub enum FetchError {
 }
 
 type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
+type Sender = SendRequest<Empty<Bytes>>;
 
+/// Idle connections older than this are not reused (servers close them).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Idle connections kept; more than the budget can use at once is waste.
+const MAX_IDLE: usize = 32;
+
+/// The upstream client. Connections are our own small HTTP/1.1 pool rather
+/// than hyper-util's pooled client, because the queue must know the instant
+/// a request is *sent*: we take a ready connection (connecting if needed),
+/// then stamp the start, then write the request, with nothing in between.
 pub struct Upstream {
-    client: Client<Connector, Empty<Bytes>>,
-    base_url: String,
+    connector: Connector,
+    /// `scheme://authority` of the base URL, what the connector dials.
+    origin: Uri,
+    host: HeaderValue,
+    /// The base URL's path, e.g. `/api/v1.0`.
+    base_path: String,
+    idle: Mutex<Vec<(Sender, Instant)>>,
     key: Arc<ApiKey>,
     timeout: Duration,
     user_agent: HeaderValue,
 }
 
+impl std::fmt::Debug for Upstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upstream")
+            .field("origin", &self.origin)
+            .field("base_path", &self.base_path)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Upstream {
-    /// `base_url` has no trailing slash.
+    /// `base_url` is a validated `http(s)://host[:port][/path]` without a trailing slash.
     ///
     /// # Errors
-    /// When no TLS roots could be set up.
-    pub fn new(base_url: String, key: Arc<ApiKey>, timeout: Duration) -> Upstream {
+    /// A base URL without a host.
+    pub fn new(base_url: &str, key: Arc<ApiKey>, timeout: Duration) -> Result<Upstream, String> {
+        let uri: Uri = base_url.parse().map_err(|e| format!("{e}"))?;
+        let authority = uri.authority().ok_or("no host")?.clone();
+        let scheme = uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTPS);
+        let origin = Uri::builder()
+            .scheme(scheme)
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .map_err(|e| e.to_string())?;
+        let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
         let mut http = HttpConnector::new();
         http.enforce_http(false);
         http.set_nodelay(true);
         http.set_connect_timeout(Some(timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
+        http.set_keepalive(Some(Duration::from_secs(30)));
+        // HTTP/1.1 only (ALPN too): keep-alive connections, one request each at a time.
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
             .enable_http1()
-            .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(16)
-            .build(https);
-        Upstream {
-            client,
-            base_url,
+        Ok(Upstream {
+            connector,
+            origin,
+            host,
+            base_path: uri.path().trim_end_matches('/').to_string(),
+            idle: Mutex::new(Vec::new()),
             key,
             timeout,
             user_agent: HeaderValue::from_static(concat!(
                 "altur-gateway/",
                 env!("CARGO_PKG_VERSION")
             )),
+        })
+    }
+
+    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<(Sender, Instant)>> {
+        // Push/pop only: a poisoned lock still holds a valid list.
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection ready to send: an idle one, else a new one.
+    async fn checkout(&self) -> Result<Sender, FetchError> {
+        loop {
+            let candidate = self.idle().pop();
+            let Some((mut sender, since)) = candidate else {
+                break;
+            };
+            if since.elapsed() > IDLE_TIMEOUT || sender.is_closed() {
+                continue;
+            }
+            if sender.ready().await.is_ok() {
+                return Ok(sender);
+            }
+        }
+        let io = self
+            .connector
+            .clone()
+            .call(self.origin.clone())
+            .await
+            .map_err(|e| FetchError::Connect(error_chain(e.as_ref())))?;
+        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| FetchError::Connect(error_chain(&e)))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "upstream connection ended");
+            }
+        });
+        sender
+            .ready()
+            .await
+            .map_err(|e| FetchError::Connect(error_chain(&e)))?;
+        Ok(sender)
+    }
+
+    fn checkin(&self, sender: Sender) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle();
+        if idle.len() < MAX_IDLE {
+            idle.push((sender, Instant::now()));
         }
     }
 
-    /// `GET {base_url}{path}` with the key; the whole exchange within the timeout.
+    /// `GET {base_url}{path}` with the key; the whole exchange (connect
+    /// included) within the timeout. `on_send` runs right before the request
+    /// is written, once a connection is ready.
     ///
     /// # Errors
-    /// [`FetchError`]: connect, protocol, or timeout.
-    pub async fn get(&self, path: &str) -> Result<Fetched, FetchError> {
+    /// [`FetchError`]: connect (nothing was sent), protocol, or timeout.
+    pub async fn get(&self, path: &str, on_send: impl FnOnce()) -> Result<Fetched, FetchError> {
         let req = Request::builder()
             .method(Method::GET)
-            .uri(format!("{}{}", self.base_url, path))
+            .uri(format!("{}{}", self.base_path, path))
+            .header(HOST, self.host.clone())
             .header(AUTHORIZATION, self.key.authorization())
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, self.user_agent.clone())
             .body(Empty::new())
             .map_err(|e| FetchError::Protocol(e.to_string()))?;
         let exchange = async {
-            let resp = self.client.request(req).await.map_err(|e| {
-                if e.is_connect() {
+            let mut sender = self.checkout().await?;
+            on_send();
+            let resp = sender.send_request(req).await.map_err(|e| {
+                if e.is_canceled() {
+                    // The connection closed before our request was written.
                     FetchError::Connect(error_chain(&e))
                 } else {
                     FetchError::Protocol(error_chain(&e))
@@ -116,6 +210,7 @@ impl Upstream {
                 .await
                 .map_err(|e| FetchError::Protocol(e.to_string()))?
                 .to_bytes();
+            self.checkin(sender);
             Ok(Fetched {
                 status: parts.status,
                 content_type: parts.headers.get(CONTENT_TYPE).cloned(),

@@ -1,0 +1,217 @@
+//! The test harness: the real gateway on an ephemeral loopback port, in front
+//! of the in-process simulated Altur API, which records what it received.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use altur_gateway::config::Settings;
+use altur_gateway::secret::ApiKey;
+use altur_gateway::sim::{Recorded, SimConfig, Simulator};
+use bytes::Bytes;
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub const KEY: &str = "test-secret-key-3f9a";
+
+static LOG: Once = Once::new();
+
+/// Logs only when `TEST_LOG` is set.
+fn init_logs() {
+    LOG.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            altur_gateway::telemetry::init(altur_gateway::config::LogFormat::Text);
+        }
+    });
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub sim: Simulator,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    client: Client<HttpConnector, Full<Bytes>>,
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("json body")
+    }
+
+    /// The `error.code` of a gateway error body.
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+pub struct Builder {
+    sim: SimConfig,
+    env: Vec<(String, String)>,
+}
+
+impl Builder {
+    pub fn sim_latency(mut self, d: Duration) -> Self {
+        self.sim.latency = d;
+        self
+    }
+
+    /// A setting as its `ALTUR_GATEWAY__...` variable would give it, e.g. `("cache.ttl_seconds", "1")`.
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        let var = format!("ALTUR_GATEWAY__{}", key.replace('.', "__").to_uppercase());
+        self.env.push((var, value.to_string()));
+        self
+    }
+
+    pub async fn start(self) -> TestApp {
+        init_logs();
+        let sim = Simulator::start(self.sim).await.expect("sim starts");
+        let mut env = vec![
+            (
+                "ALTUR_GATEWAY__LISTEN".to_string(),
+                "127.0.0.1:0".to_string(),
+            ),
+            (
+                "ALTUR_GATEWAY__UPSTREAM__BASE_URL".to_string(),
+                sim.base_url(),
+            ),
+        ];
+        env.extend(self.env);
+        let settings = Settings::load_from(None, env).expect("valid settings");
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let key = Arc::new(ApiKey::fixed(KEY).expect("key"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            altur_gateway::run(listener, settings, key, shutdown)
+                .await
+                .expect("gateway runs");
+        });
+        let client = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(256)
+            .build_http();
+        TestApp {
+            addr,
+            sim,
+            shutdown: Some(tx),
+            server: Some(server),
+            client,
+        }
+    }
+}
+
+impl TestApp {
+    pub fn builder() -> Builder {
+        Builder {
+            sim: SimConfig {
+                key: KEY.into(),
+                latency: Duration::ZERO,
+                rate_limit: Some(12),
+            },
+            env: Vec::new(),
+        }
+    }
+
+    pub async fn spawn() -> TestApp {
+        Self::builder().start().await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.request(Method::GET, path, &[]).await
+    }
+
+    pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut req = Request::builder().method(method).uri(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Full::new(Bytes::new())).expect("request");
+        send(&self.client, req).await
+    }
+
+    pub fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
+        &self.client
+    }
+
+    /// Campaign requests the simulator received.
+    pub fn upstream(&self) -> Vec<Recorded> {
+        self.sim.requests()
+    }
+
+    /// Stops the gateway and waits for it to drain.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(Duration::from_secs(35), server)
+                .await
+                .expect("drains in time")
+                .expect("server task");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+pub async fn send(client: &Client<HttpConnector, Full<Bytes>>, req: Request<Full<Bytes>>) -> Resp {
+    let resp = client.request(req).await.expect("gateway answers");
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Resp {
+        status: parts.status,
+        headers: parts.headers,
+        body,
+    }
+}
+
+/// The largest number of arrivals in any window `[t, t + window)`.
+pub fn max_in_window(arrivals: &[tokio::time::Instant], window: Duration) -> usize {
+    let mut at: Vec<_> = arrivals.to_vec();
+    at.sort();
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..at.len() {
+        while at[hi] - at[lo] >= window {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}

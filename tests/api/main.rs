@@ -1,0 +1,10 @@
+//! Integration tests: the real gateway over HTTP, in front of the simulated
+//! Altur API that records what it received.
+
+mod budget;
+mod caching;
+mod failures;
+mod helpers;
+mod limiter_property;
+mod process;
+mod routing;
