@@ -66,11 +66,18 @@ impl Resp {
 pub struct Builder {
     sim: SimConfig,
     env: Vec<(String, String)>,
+    key_file: Option<std::path::PathBuf>,
 }
 
 impl Builder {
     pub fn sim_latency(mut self, d: Duration) -> Self {
         self.sim.latency = d;
+        self
+    }
+
+    /// Read the key from this file (as `upstream.api_key_file`) instead of a fixed key.
+    pub fn key_file(mut self, path: &std::path::Path) -> Self {
+        self.key_file = Some(path.to_path_buf());
         self
     }
 
@@ -100,7 +107,10 @@ impl Builder {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let key = Arc::new(ApiKey::fixed(KEY).expect("key"));
+        let key = Arc::new(match &self.key_file {
+            Some(path) => ApiKey::load(None, Some(path)).expect("key file"),
+            None => ApiKey::fixed(KEY).expect("key"),
+        });
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let shutdown = async {
@@ -132,6 +142,7 @@ impl TestApp {
                 rate_limit: Some(12),
             },
             env: Vec::new(),
+            key_file: None,
         }
     }
 

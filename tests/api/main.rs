@@ -6,5 +6,6 @@ mod caching;
 mod failures;
 mod helpers;
 mod limiter_property;
+mod operations;
 mod process;
 mod routing;
