@@ -148,6 +148,22 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_path_routes_without_panicking(path in ".{0,64}", digits in "[0-9]{1,25}") {
+            let _ = route(&Method::GET, &path);
+            let _ = route(&Method::GET, &format!("/api/v1.0/campaigns/{path}"));
+            let routed = route(&Method::GET, &format!("/api/v1.0/campaigns/{digits}"));
+            match digits.parse::<i64>() {
+                Ok(v) => proptest::prop_assert_eq!(
+                    routed,
+                    Ok(Route::Campaign { id: CampaignId(v), head: false })
+                ),
+                Err(_) => proptest::prop_assert_eq!(routed, Err(Refusal::InvalidCampaignId)),
+            }
+        }
+    }
+
     #[test]
     fn methods() {
         assert_eq!(

@@ -227,3 +227,60 @@ async fn shutdown_finishes_requests_in_flight_then_stops_accepting() {
         "no longer accepting"
     );
 }
+
+#[tokio::test]
+async fn silent_and_garbage_clients_cannot_hold_connections() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn().await;
+    // Garbage: a 400 from the HTTP layer, connection closed, nothing upstream.
+    let mut garbage = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    garbage
+        .write_all(b"\x16\x03\x01 not http at all\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        garbage.read_to_end(&mut buf),
+    )
+    .await;
+    assert!(read.is_ok(), "closed promptly");
+    assert!(
+        buf.is_empty() || buf.starts_with(b"HTTP/1.1 400"),
+        "{:?}",
+        String::from_utf8_lossy(&buf)
+    );
+
+    // Silent: connects and sends nothing; dropped after the 10 s head timeout.
+    let mut silent = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    // A half-sent request head is dropped the same way.
+    let mut slow = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /api/v1.0/campaigns/1 HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("write");
+    // Meanwhile others are served.
+    assert_eq!(app.get("/api/v1.0/campaigns/1").await.status, 200);
+    let started = tokio::time::Instant::now();
+    let mut one = [0u8; 1];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(15), silent.read(&mut one))
+        .await
+        .expect("closed by the server")
+        .unwrap_or(0);
+    assert_eq!(n, 0);
+    let waited = started.elapsed();
+    assert!(waited >= std::time::Duration::from_secs(8), "{waited:?}");
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        slow.read_to_end(&mut rest),
+    )
+    .await
+    .expect("closed by the server");
+    assert_eq!(app.upstream().len(), 1);
+}
