@@ -7,4 +7,6 @@ mod failures;
 mod helpers;
 mod limiter_property;
 mod process;
+mod redis_budget;
+mod redis_server;
 mod routing;
