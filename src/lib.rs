@@ -7,7 +7,7 @@
 //! - [`server`] — accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
 //! - [`routes`] — downstream request -> [`routes::Route`] or a refusal.
 //! - [`proxy`] — the pipeline, the only module that knows the order of the steps.
-//! - [`cache`] — moka, TTLs and the stale-if-error window; `cache::shared`,
+//! - [`cache`] — moka, TTLs and the stale-if-error window; [`cache::shared`],
 //!   the optional second level in Redis and its cross-replica fetch lock.
 //! - [`flight`] — one upstream fetch per key however many callers wait.
 //! - [`queue`] — the shared upstream budget: FIFO, max wait, 429 pause;

@@ -4,6 +4,7 @@
 mod budget;
 mod caching;
 mod failures;
+mod fleet;
 mod helpers;
 mod limiter_property;
 mod process;

@@ -86,29 +86,6 @@ impl RedisServer {
         let mut buf = [0u8; 7];
         s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
-
-    /// One command through redis-cli-free RESP, for assertions: `args` as a RESP array.
-    pub fn cmd(&self, args: &[&str]) -> String {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to redis");
-        s.set_read_timeout(Some(Duration::from_secs(2)))
-            .expect("timeout");
-        let mut req = format!("*{}\r\n", args.len());
-        for a in args {
-            req.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-        }
-        s.write_all(req.as_bytes()).expect("write");
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        // Replies used here are small; read until a short read.
-        loop {
-            let n = s.read(&mut buf).expect("read");
-            out.extend_from_slice(&buf[..n]);
-            if n < buf.len() {
-                break;
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
 }
 
 impl Drop for RedisServer {
