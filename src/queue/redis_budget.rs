@@ -119,13 +119,18 @@ return {0, s + window - now, now}
 ";
 
 /// Read-only: `{now_us, paused_until_us, starts...}`, the last `limit`
-/// starts in the window (pending ones as now), newest first.
+/// starts in the window (pending ones as now), newest first; no starts when
+/// the window has room for all `ARGV[3]` starts asked about.
 const PROJECT: &str = r"
 local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 local window = tonumber(ARGV[2])
+local n = redis.call('ZCOUNT', KEYS[1], '(' .. i(now - window), '+inf')
+if n + tonumber(ARGV[3]) <= tonumber(ARGV[1]) then
+  return {now, paused}
+end
 local e = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. i(now - window),
   'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local out = {now, paused}
@@ -480,7 +485,8 @@ impl Inner {
         let mut inv = self.project.key(&self.starts_key);
         inv.key(&self.pause_key)
             .arg(self.limit)
-            .arg(micros(self.window));
+            .arg(micros(self.window))
+            .arg(k.saturating_add(1));
         let v: Vec<i64> = redis_conn::op(inv.invoke_async(&mut conn)).await?;
         let (now, paused) = match v.as_slice() {
             [now, paused, ..] => (*now, *paused),
@@ -634,11 +640,15 @@ async fn writer(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) {
             }
             continue;
         }
-        if let Err(e) = inner.exec(&ops).await {
-            for op in ops {
-                inner.keep_unsynced(op);
+        match inner.exec(&ops).await {
+            // Only now can a waiting acquire see the freed or re-scored slot.
+            Ok(()) => inner.changed.notify_one(),
+            Err(e) => {
+                for op in ops {
+                    inner.keep_unsynced(op);
+                }
+                inner.fall_back(&e);
             }
-            inner.fall_back(&e);
         }
     }
 }
