@@ -66,7 +66,7 @@ async fn two_replicas_share_one_window_exactly() {
     let gap = fifth - first;
     assert!(gap >= WINDOW, "no fifth start inside the window: {gap:?}");
     assert!(
-        gap < WINDOW + Duration::from_millis(60),
+        gap < WINDOW + Duration::from_millis(150),
         "and no longer than needed: {gap:?}"
     );
     assert_eq!(a.budget.mode(), Mode::Shared);
@@ -180,10 +180,10 @@ async fn the_projection_sees_the_whole_fleet() {
     let w2 = b.budget.projected_wait(2).await;
     let left = WINDOW.saturating_sub(first.elapsed());
     assert!(
-        w0 <= left + Duration::from_millis(20) && w0 + Duration::from_millis(40) >= left,
+        w0 <= left + Duration::from_millis(100) && w0 + Duration::from_millis(100) >= left,
         "{w0:?} vs {left:?}"
     );
-    assert!(w2 >= w0 + WINDOW - Duration::from_millis(20), "{w2:?}");
+    assert!(w2 >= w0 + WINDOW - Duration::from_millis(100), "{w2:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
