@@ -13,6 +13,8 @@ use tokio::time::Instant;
 
 use crate::routes::CampaignId;
 
+pub mod shared;
+
 /// What upstream answered, as far as the gateway keeps it.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -80,7 +82,9 @@ impl moka::Expiry<CampaignId, Arc<Entry>> for ExpireAfterStale {
         value: &Arc<Entry>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
-        Some(value.stale_until.saturating_duration_since(value.stored_at))
+        // From now, not from stored-at: an entry from the shared cache arrives
+        // already aged. (tokio's clock, like the entries, so paused tests agree.)
+        Some(value.stale_until.saturating_duration_since(Instant::now()))
     }
 
     fn expire_after_update(
@@ -168,6 +172,18 @@ impl Cache {
         });
         self.inner.insert(id, Arc::clone(&entry));
         (entry, None)
+    }
+
+    /// Keeps an entry fetched by another replica (from the shared cache),
+    /// unless the one held here is at least as recent. Returns the entry now held.
+    pub fn insert(&self, id: CampaignId, entry: Arc<Entry>) -> Arc<Entry> {
+        match self.inner.get(&id) {
+            Some(held) if held.stored_at >= entry.stored_at => held,
+            _ => {
+                self.inner.insert(id, Arc::clone(&entry));
+                entry
+            }
+        }
     }
 
     /// Number of entries and bytes charged (after pending maintenance).

@@ -7,9 +7,12 @@
 //! - [`server`] — accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
 //! - [`routes`] — downstream request -> [`routes::Route`] or a refusal.
 //! - [`proxy`] — the pipeline, the only module that knows the order of the steps.
-//! - [`cache`] — moka, TTLs and the stale-if-error window.
+//! - [`cache`] — moka, TTLs and the stale-if-error window; [`cache::shared`],
+//!   the optional second level in Redis and its cross-replica fetch lock.
 //! - [`flight`] — one upstream fetch per key however many callers wait.
-//! - [`queue`] — the shared upstream budget: FIFO, max wait, 429 pause.
+//! - [`queue`] — the shared upstream budget: FIFO, max wait, 429 pause;
+//!   [`queue::redis_budget`], one budget for a fleet of replicas, through Redis.
+//! - [`redis_conn`] — Redis connections that fail fast.
 //! - [`upstream`] — the client: builds requests, injects the key, timeouts.
 //! - [`secret`] — the API key; one function exposes it.
 //! - [`error`] — errors by side, and the one mapping to status and JSON.
@@ -27,6 +30,7 @@ pub mod health;
 pub mod metrics;
 pub mod proxy;
 pub mod queue;
+pub mod redis_conn;
 pub mod routes;
 pub mod secret;
 pub mod server;
@@ -64,18 +68,50 @@ impl StartError {
     }
 }
 
-/// Builds the gateway for these settings.
+/// Builds the gateway for these settings: the local budget, or the fleet's
+/// shared one in Redis (`rate_limit.backend = "redis"`).
 ///
 /// # Errors
 /// A setting this build cannot honour.
 pub fn build(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, StartError> {
-    if settings.rate_limit.backend == Backend::Redis {
-        return Err(StartError::Config(config::ConfigError::Invalid {
-            key: "rate_limit.backend",
-            reason: "\"redis\" is not available yet".into(),
-        }));
-    }
-    Ok(Gateway::new(settings, key)?)
+    let rl = &settings.rate_limit;
+    let url = match (rl.backend, rl.redis_url.as_deref()) {
+        (Backend::Local, _) => return Ok(Gateway::new(settings, key)?),
+        (Backend::Redis, Some(url)) => url,
+        (Backend::Redis, None) => {
+            return Err(StartError::Config(config::ConfigError::Invalid {
+                key: "rate_limit.redis_url",
+                reason: "required when rate_limit.backend is \"redis\"".into(),
+            }));
+        }
+    };
+    let metrics = Arc::new(metrics::Metrics::new());
+    let readiness = Arc::new(health::Readiness::default());
+    let budget = queue::RedisBudget::new(
+        url,
+        queue::redis_budget::RedisBudgetConfig {
+            limit: rl.requests_per_second.get() as usize,
+            window: rl.window(),
+            fallback_limit: rl.fallback_requests_per_second.get() as usize,
+            max_send_delay: settings.upstream.timeout,
+            name: "altur".into(),
+        },
+        Arc::clone(&metrics),
+        Arc::clone(&readiness),
+    )
+    .map_err(|reason| {
+        StartError::Config(config::ConfigError::Invalid {
+            key: "rate_limit.redis_url",
+            reason,
+        })
+    })?;
+    Ok(Gateway::with_budget(
+        settings,
+        key,
+        Arc::new(budget),
+        metrics,
+        readiness,
+    )?)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains and returns.

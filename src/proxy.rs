@@ -11,6 +11,7 @@ use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tokio::time::Instant;
 
+use crate::cache::shared::{FetchLock, LOCK_TTL, LockAttempt, SharedCache, SharedLookup};
 use crate::cache::{Cache, Entry, Lookup};
 use crate::config::{ConfigError, Settings};
 use crate::error::{GatewayError, Refusal, UpstreamError};
@@ -39,6 +40,8 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
     Hit,
+    /// Found in the shared (Redis) cache: another replica fetched it.
+    SharedHit,
     /// This request led an upstream fetch.
     Miss {
         stored: bool,
@@ -59,6 +62,7 @@ impl CacheOutcome {
     pub fn as_str(&self) -> &'static str {
         match self {
             CacheOutcome::Hit => "hit",
+            CacheOutcome::SharedHit => "shared_hit",
             CacheOutcome::Miss { .. } => "miss",
             CacheOutcome::Collapsed => "collapsed",
             CacheOutcome::Stale { .. } => "stale",
@@ -71,6 +75,9 @@ impl CacheOutcome {
     pub fn header(&self) -> Option<HeaderValue> {
         Some(match self {
             CacheOutcome::Hit => HeaderValue::from_static("altur-gateway; hit"),
+            CacheOutcome::SharedHit => {
+                HeaderValue::from_static("altur-gateway; hit; detail=shared")
+            }
             CacheOutcome::Miss { stored: true } => {
                 HeaderValue::from_static("altur-gateway; fwd=miss; stored")
             }
@@ -99,6 +106,8 @@ pub enum Outcome {
     Response {
         entry: Arc<Entry>,
         stored: bool,
+        /// Taken from the shared cache, not from upstream.
+        shared: bool,
         waited: Duration,
     },
     /// No usable answer.
@@ -158,6 +167,8 @@ impl RequestIds {
 pub struct Gateway {
     settings: Settings,
     cache: Cache,
+    /// The second level, in Redis (`cache.redis_url`).
+    shared: Option<SharedCache>,
     flights: Arc<Flights<CampaignId, Arc<Outcome>>>,
     queue: Queue,
     upstream: Upstream,
@@ -201,6 +212,15 @@ impl Gateway {
     ) -> Result<Arc<Gateway>, ConfigError> {
         let c = &settings.cache;
         let cache = Cache::new(c.max_bytes, c.ttl, c.negative_ttl, c.stale_if_error);
+        let shared = match &c.redis_url {
+            Some(url) => Some(
+                SharedCache::new(url).map_err(|reason| ConfigError::Invalid {
+                    key: "cache.redis_url",
+                    reason,
+                })?,
+            ),
+            None => None,
+        };
         let queue = Queue::start(
             budget,
             settings.rate_limit.max_wait,
@@ -218,6 +238,7 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             settings,
             cache,
+            shared,
             flights: Arc::default(),
             queue,
             upstream,
@@ -360,9 +381,16 @@ impl Gateway {
         }
 
         match &*outcome {
-            Outcome::Response { entry, stored, .. } => {
+            Outcome::Response {
+                entry,
+                stored,
+                shared,
+                ..
+            } => {
                 let cache = if collapsed {
                     CacheOutcome::Collapsed
+                } else if *shared {
+                    CacheOutcome::SharedHit
                 } else {
                     CacheOutcome::Miss { stored: *stored }
                 };
@@ -393,18 +421,139 @@ impl Gateway {
         }
     }
 
-    /// The leader task of a flight: waits in the queue (giving the place back
-    /// if every caller leaves), fetches with retries, stores, publishes.
+    /// The leader task of a flight: consults the shared cache (taking the
+    /// fleet's fetch lock for the key), else waits in the queue (giving the
+    /// place back if every caller leaves), fetches with retries, stores,
+    /// publishes, and shares what it stored.
     async fn fetch(self: Arc<Self>, id: CampaignId, leader: Leader<CampaignId, Arc<Outcome>>) {
         // A flight for this key may have finished between our lookup and join.
         if let Lookup::Fresh(entry) = self.cache.lookup(id, Instant::now()) {
             leader.finish(Arc::new(Outcome::Response {
                 entry,
                 stored: true,
+                shared: false,
                 waited: Duration::ZERO,
             }));
             return;
         }
+        let Some(shared) = &self.shared else {
+            if let Some(outcome) = self.fetch_upstream(id, &leader).await {
+                leader.finish(Arc::new(outcome));
+            }
+            return;
+        };
+        let lock = match self.claim(shared, id, &leader).await {
+            Claim::Hit(entry) => {
+                leader.finish(Arc::new(Outcome::Response {
+                    entry,
+                    stored: true,
+                    shared: true,
+                    waited: Duration::ZERO,
+                }));
+                return;
+            }
+            Claim::Abandoned => return,
+            Claim::Fetch(lock) => lock,
+        };
+        let outcome = match &lock {
+            Some(lock) => {
+                // Keep the lock while queueing and fetching; the holder may
+                // wait up to max_wait in the queue, far past LOCK_TTL.
+                let keep = async {
+                    loop {
+                        tokio::time::sleep(LOCK_TTL / 3).await;
+                        shared.extend(lock).await;
+                    }
+                };
+                tokio::select! {
+                    o = self.fetch_upstream(id, &leader) => o,
+                    () = keep => None,
+                }
+            }
+            None => self.fetch_upstream(id, &leader).await,
+        };
+        let to_share = match &outcome {
+            Some(Outcome::Response {
+                entry,
+                stored: true,
+                ..
+            }) => Some(Arc::clone(entry)),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            leader.finish(Arc::new(outcome));
+        }
+        // Written before the lock goes, so a replica waiting on it finds the entry.
+        if let Some(entry) = to_share {
+            shared.put(id, &entry).await;
+        }
+        if let Some(lock) = lock {
+            shared.unlock(lock).await;
+        }
+    }
+
+    /// Looks in the shared cache; on a miss takes the fleet's fetch lock for
+    /// `id`, or, while another replica holds it, polls for what it stores.
+    async fn claim(
+        &self,
+        shared: &SharedCache,
+        id: CampaignId,
+        leader: &Leader<CampaignId, Arc<Outcome>>,
+    ) -> Claim {
+        let s = &self.settings;
+        // The holder extends its lock while it works; this bounds a wait on a
+        // holder that is alive but stuck.
+        let deadline = Instant::now()
+            + s.rate_limit.max_wait
+            + s.upstream.timeout * (s.upstream.max_retries + 1)
+            + LOCK_TTL;
+        let mut backoff = Duration::from_millis(5);
+        let mut kept_stale = false;
+        loop {
+            match shared.get(id).await {
+                SharedLookup::Fresh(e) => return Claim::Hit(self.cache.insert(id, Arc::new(e))),
+                // Kept for stale-if-error, in case our own fetch fails.
+                SharedLookup::Stale(e) if !kept_stale => {
+                    kept_stale = true;
+                    self.cache.insert(id, Arc::new(e));
+                }
+                _ => {}
+            }
+            match shared.try_lock(id).await {
+                LockAttempt::Acquired(lock) => {
+                    // The previous holder may have stored and unlocked just
+                    // after our look.
+                    if let SharedLookup::Fresh(e) = shared.get(id).await {
+                        shared.unlock(lock).await;
+                        return Claim::Hit(self.cache.insert(id, Arc::new(e)));
+                    }
+                    return Claim::Fetch(Some(lock));
+                }
+                LockAttempt::Unavailable => return Claim::Fetch(None),
+                LockAttempt::Held => {}
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    path = id.upstream_path(),
+                    "fetch lock held too long: fetching anyway"
+                );
+                return Claim::Fetch(None);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = leader.abandoned() => return Claim::Abandoned,
+            }
+            backoff = (backoff * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Waits in the queue, fetches with retries and stores in moka. `None`
+    /// when every caller left before the request could start.
+    async fn fetch_upstream(
+        &self,
+        id: CampaignId,
+        leader: &Leader<CampaignId, Arc<Outcome>>,
+    ) -> Option<Outcome> {
         let path = id.upstream_path();
         let mut waited = Duration::ZERO;
         let mut last: Option<Outcome> = None;
@@ -413,12 +562,12 @@ impl Gateway {
             if let Some(delay) = retry_delay.take() {
                 tokio::select! {
                     () = tokio::time::sleep(delay) => {}
-                    () = leader.abandoned() => return,
+                    () = leader.abandoned() => return None,
                 }
             }
             let grant = tokio::select! {
                 g = self.queue.acquire() => g,
-                () = leader.abandoned() => return,
+                () = leader.abandoned() => return None,
             };
             let mut grant = match grant {
                 Ok(g) => g,
@@ -477,6 +626,7 @@ impl Gateway {
                             last = Some(Outcome::Response {
                                 entry: Arc::new(entry),
                                 stored: false,
+                                shared: false,
                                 waited,
                             });
                             retry_delay = Some(RETRY_BACKOFF * 2u32.saturating_pow(attempt));
@@ -492,6 +642,7 @@ impl Gateway {
                             last = Some(Outcome::Response {
                                 entry,
                                 stored,
+                                shared: false,
                                 waited,
                             });
                             break;
@@ -530,12 +681,21 @@ impl Gateway {
                 break;
             }
         }
-        let outcome = last.unwrap_or(Outcome::Failed {
+        Some(last.unwrap_or(Outcome::Failed {
             error: UpstreamError::Unavailable("no attempt made".into()),
             waited,
-        });
-        leader.finish(Arc::new(outcome));
+        }))
     }
+}
+
+/// What the shared cache said about a key, for the flight's leader.
+enum Claim {
+    /// Another replica stored it: no fetch.
+    Hit(Arc<Entry>),
+    /// Fetch it, holding the fleet's lock when Redis could give one.
+    Fetch(Option<FetchLock>),
+    /// Every caller left while waiting on another replica's fetch.
+    Abandoned,
 }
 
 fn status_label(status: u16) -> &'static str {

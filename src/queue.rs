@@ -26,6 +26,10 @@ use std::time::Duration;
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
+pub mod redis_budget;
+
+pub use redis_budget::RedisBudget;
+
 /// A boxed future, so budgets can be trait objects (a Redis one does I/O).
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -122,6 +126,25 @@ impl LocalBudget {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Counts a start granted elsewhere (by a shared budget) as pending here,
+    /// whatever this budget's own limit says, so that if this budget takes
+    /// over, the start is counted once it is stamped (or given back if released).
+    pub fn track(&self, now: Instant) -> Slot {
+        let mut s = self.lock();
+        s.next_id += 1;
+        let id = s.next_id;
+        s.pending.push(id);
+        Slot { id, at: now }
+    }
+
+    /// Stops every start until `until` (or later, if already paused longer).
+    pub fn pause_until(&self, until: Instant) {
+        let mut s = self.lock();
+        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
+        drop(s);
+        self.changed.notify_one();
+    }
+
     /// Grants a slot at `now` if a start is allowed now; else says when one
     /// will be (`None`: when a pending start is stamped or released).
     pub fn try_start(&self, now: Instant) -> Result<Slot, Option<Instant>> {
@@ -201,10 +224,7 @@ impl Budget for LocalBudget {
     }
 
     fn pause(&self, until: Instant) -> BoxFuture<'_, ()> {
-        let mut s = self.lock();
-        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
-        drop(s);
-        self.changed.notify_one();
+        self.pause_until(until);
         Box::pin(std::future::ready(()))
     }
 }

@@ -32,7 +32,8 @@ fn init_logs() {
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub sim: Simulator,
+    /// The upstream; several gateways of a fleet may share one.
+    pub sim: Arc<Simulator>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     client: Client<HttpConnector, Full<Bytes>>,
@@ -65,6 +66,8 @@ impl Resp {
 
 pub struct Builder {
     sim: SimConfig,
+    /// An already running simulator to use instead of starting one.
+    shared_sim: Option<Arc<Simulator>>,
     env: Vec<(String, String)>,
     key_file: Option<std::path::PathBuf>,
 }
@@ -81,6 +84,13 @@ impl Builder {
         self
     }
 
+    /// Puts this gateway in front of an existing simulator (a fleet of
+    /// gateways in front of one upstream, which records every arrival).
+    pub fn sim(mut self, sim: Arc<Simulator>) -> Self {
+        self.shared_sim = Some(sim);
+        self
+    }
+
     /// A setting as its `ALTUR_GATEWAY__...` variable would give it, e.g. `("cache.ttl_seconds", "1")`.
     pub fn set(mut self, key: &str, value: &str) -> Self {
         let var = format!("ALTUR_GATEWAY__{}", key.replace('.', "__").to_uppercase());
@@ -90,7 +100,10 @@ impl Builder {
 
     pub async fn start(self) -> TestApp {
         init_logs();
-        let sim = Simulator::start(self.sim).await.expect("sim starts");
+        let sim = match self.shared_sim {
+            Some(sim) => sim,
+            None => Arc::new(Simulator::start(self.sim).await.expect("sim starts")),
+        };
         let mut env = vec![
             (
                 "ALTUR_GATEWAY__LISTEN".to_string(),
@@ -141,6 +154,7 @@ impl TestApp {
                 latency: Duration::ZERO,
                 rate_limit: Some(12),
             },
+            shared_sim: None,
             env: Vec::new(),
             key_file: None,
         }

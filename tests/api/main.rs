@@ -4,8 +4,11 @@
 mod budget;
 mod caching;
 mod failures;
+mod fleet;
 mod helpers;
 mod limiter_property;
 mod operations;
 mod process;
+mod redis_budget;
+mod redis_server;
 mod routing;

@@ -1,0 +1,719 @@
+//! The fleet's shared budget: one sliding window in Redis for every replica
+//! (`rate_limit.backend = "redis"`), with a local fallback while Redis is away.
+//!
+//! # The window in Redis
+//!
+//! Two keys: a sorted set of upstream starts (member `<replica>:<slot>`, score
+//! the start in microseconds of *Redis's* clock, from `TIME` inside the
+//! scripts, so replica clocks never matter) and a string holding the time,
+//! also in Redis microseconds, until which an upstream 429 paused the fleet.
+//!
+//! - `acquire` runs one script: if a pause is in force it answers the time
+//!   left; else it drops starts older than the window, and if fewer than the
+//!   limit remain it adds this start and answers "go". Otherwise it answers
+//!   the wait until the oldest start that matters leaves the window, and the
+//!   dispatcher sleeps exactly that long (or until this replica stamps or
+//!   releases a slot) and asks again: no busy polling.
+//! - A granted start is *pending* until its request is really sent (see
+//!   [`Budget`]): it is added with a score in the future (grant + lease), so
+//!   it stays in every window and sorts last; a blocking pending start counts
+//!   as sent "now", so the answer is a full window. The lease (the upstream
+//!   timeout plus a second) only matters if a replica dies between grant and
+//!   send: its slot comes back after lease + window, not never.
+//! - `stamp` re-scores the member to its send time, converted to Redis time
+//!   as the grant's Redis time plus the local time elapsed since the grant
+//!   (the grant instant is taken *before* the script ran, so the conversion
+//!   errs late, which keeps the count conservative). `release` removes it.
+//!   Both are plain atomic commands sent by a writer task, so `stamp` and
+//!   `release` never block.
+//! - `projected_wait(k)` is one read-only script returning Redis's now, the
+//!   pause and the last `limit` starts in the window; the k+1 back-to-back
+//!   starts are simulated here. It sees the whole fleet's starts but only this
+//!   replica's queue: other replicas' waiters are not in Redis, so under a
+//!   fleet-wide backlog a caller can wait longer than the estimate.
+//! - `pause` writes the resume time (keeping a later one) and also pauses the
+//!   local budget, so the pause survives a switch to the fallback.
+//!
+//! This is exact in the same sense as [`LocalBudget`]: at most `limit` sends
+//! in any window of 1 s + margin, fleet-wide, with no burst allowance.
+//!
+//! # When Redis is unreachable
+//!
+//! Every operation has a short timeout ([`crate::redis_conn::OP_TIMEOUT`]).
+//! On the first failure the replica switches to its [`LocalBudget`] at
+//! `fallback_requests_per_second` (gauge `rate_limit_fallback` = 1, a note in
+//! `/readyz`, one warning). The limit holds across the switches:
+//!
+//! - *Into the fallback.* The local budget has seen every start of this
+//!   replica (shared grants are tracked there as pending and recorded when
+//!   stamped), but not the other replicas' shared starts of the last window,
+//!   which may already fill the budget; seeding with our own starts alone
+//!   would allow `limit + replicas * fallback` in a window. So the fallback
+//!   starts with a *quiet window*: no start until one window after the
+//!   failure was seen. Every shared start was granted before Redis died, so
+//!   none shares a window with a fallback start (only a start whose send lags
+//!   its grant across the whole window could; sends follow grants by a
+//!   connection set-up at most).
+//! - *Back to shared.* A prober pings with backoff (100 ms doubling to
+//!   [`PROBE_MAX`]). When Redis answers, the replica first replays the stamps
+//!   and releases it could not write, then *rejoins*: for [`PROBE_MAX`] + one
+//!   window every start needs both the local fallback limit and the shared
+//!   script (so it is in Redis), and only then does the shared limit alone
+//!   apply. Every replica notices Redis within [`PROBE_MAX`] of its return, so
+//!   by the time any replica leaves the rejoin phase, all fallback starts not
+//!   recorded in Redis are older than a window. Redis may come back empty:
+//!   nothing here relies on what it held.
+//!
+//! Limits of this design, written down: a network partition in which some
+//! replicas reach Redis and others do not can exceed the budget by the
+//! fallback rates of the cut-off replicas (they cannot know); the fallback
+//! rates must add up to at most the budget (`fallback = budget / replicas`).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use redis::Script;
+use redis::aio::ConnectionManager;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::Instant;
+
+use super::{BoxFuture, Budget, LocalBudget, Slot};
+use crate::health::Readiness;
+use crate::metrics::Metrics;
+use crate::redis_conn::{self, KEY_PREFIX, RedisFailure};
+
+/// Longest pause between two probes of an unreachable Redis. Every replica
+/// notices Redis's return within this, which the rejoin phase relies on.
+pub const PROBE_MAX: Duration = Duration::from_secs(1);
+const PROBE_MIN: Duration = Duration::from_millis(100);
+/// Writes kept for replay while Redis is away; older ones are dropped (their
+/// pending starts expire with the lease anyway).
+const MAX_UNSYNCED: usize = 4096;
+/// The `/readyz` note key.
+const NOTE: &str = "rate_limit";
+
+/// Grant, or the wait until the next possible start. Returns
+/// `{status, wait_us, now_us}`: status 1 granted, 0 window full, 2 paused.
+const ACQUIRE: &str = r"
+local function i(x) return string.format('%d', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if paused > now then
+  return {2, paused - now, now}
+end
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local lease = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', i(now - window))
+local n = redis.call('ZCARD', KEYS[1])
+if n < limit then
+  redis.call('ZADD', KEYS[1], i(now + lease), ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], i(math.ceil((lease + window) / 1000) + 1000))
+  return {1, 0, now}
+end
+local e = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+local s = math.min(tonumber(e[2]), now)
+return {0, s + window - now, now}
+";
+
+/// Read-only: `{now_us, paused_until_us, starts...}`, the last `limit`
+/// starts in the window (pending ones as now), newest first; no starts when
+/// the window has room for all `ARGV[3]` starts asked about.
+const PROJECT: &str = r"
+local function i(x) return string.format('%d', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local window = tonumber(ARGV[2])
+local n = redis.call('ZCOUNT', KEYS[1], '(' .. i(now - window), '+inf')
+if n + tonumber(ARGV[3]) <= tonumber(ARGV[1]) then
+  return {now, paused}
+end
+local e = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. i(now - window),
+  'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
+local out = {now, paused}
+for j = 2, #e, 2 do
+  out[#out + 1] = math.min(tonumber(e[j]), now)
+end
+return out
+";
+
+/// Pauses every start until Redis-now + ARGV[1] µs, keeping a later pause.
+const PAUSE: &str = r"
+local function i(x) return string.format('%d', x) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local d = tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if now + d > cur then
+  redis.call('SET', KEYS[1], i(now + d), 'PX', i(math.ceil(d / 1000) + 1000))
+end
+return 1
+";
+
+/// Where this replica's starts are counted right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The shared window in Redis alone.
+    Shared,
+    /// Redis is unreachable: the local fallback limit alone.
+    Fallback,
+    /// Redis is back: both limits, until `until`, then [`Mode::Shared`].
+    Rejoining { until: Instant },
+}
+
+/// A write for the writer task.
+#[derive(Debug, Clone)]
+enum Op {
+    Stamp { member: String, score_us: i64 },
+    Release { member: String },
+}
+
+struct State {
+    mode: Mode,
+    /// Slots that Redis holds as pending: slot id -> the grant's Redis time (µs).
+    granted: HashMap<u64, i64>,
+    /// Writes that failed while Redis was away, replayed when it is back.
+    unsynced: VecDeque<Op>,
+}
+
+struct Inner {
+    conn: ConnectionManager,
+    starts_key: String,
+    pause_key: String,
+    limit: usize,
+    window: Duration,
+    lease: Duration,
+    fallback_limit: usize,
+    replica: String,
+    local: LocalBudget,
+    state: Mutex<State>,
+    /// Wakes `acquire`: a stamp, release, pause or mode change of this replica.
+    changed: Notify,
+    /// Wakes the prober.
+    down: Arc<Notify>,
+    ops: mpsc::UnboundedSender<Op>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    acquire: Script,
+    project: Script,
+    pause: Script,
+}
+
+/// The shared budget. See the module documentation.
+pub struct RedisBudget {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for RedisBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the connection: its URL may hold a password.
+        f.debug_struct("RedisBudget")
+            .field("limit", &self.inner.limit)
+            .field("window", &self.inner.window)
+            .field("fallback_limit", &self.inner.fallback_limit)
+            .field("mode", &self.mode())
+            .finish()
+    }
+}
+
+/// How a [`RedisBudget`] is set up.
+#[derive(Debug, Clone)]
+pub struct RedisBudgetConfig {
+    /// Starts allowed in any window, fleet-wide.
+    pub limit: usize,
+    /// 1 s + margin.
+    pub window: Duration,
+    /// This replica's own limit while Redis is unreachable.
+    pub fallback_limit: usize,
+    /// Longest a granted start may stay unsent (the upstream timeout).
+    pub max_send_delay: Duration,
+    /// Namespace inside [`KEY_PREFIX`]; replicas sharing a budget share it.
+    pub name: String,
+}
+
+impl RedisBudget {
+    /// Sets up the budget and its background tasks; connects lazily, so a
+    /// Redis that is down at start-up only means starting in the fallback.
+    ///
+    /// # Errors
+    /// A Redis URL the client cannot use.
+    pub fn new(
+        url: &str,
+        cfg: RedisBudgetConfig,
+        metrics: Arc<Metrics>,
+        readiness: Arc<Readiness>,
+    ) -> Result<RedisBudget, String> {
+        let conn = redis_conn::connect(url)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        let limit = cfg.limit.max(1);
+        let fallback_limit = cfg.fallback_limit.max(1);
+        // The braces make both keys one cluster hash slot, as a script needs.
+        let base = format!("{KEY_PREFIX}:rl:{{{}}}", cfg.name);
+        let inner = Arc::new(Inner {
+            conn,
+            starts_key: format!("{base}:starts"),
+            pause_key: format!("{base}:pause"),
+            limit,
+            window: cfg.window,
+            lease: cfg.max_send_delay + Duration::from_secs(1),
+            fallback_limit,
+            replica: replica_id(),
+            local: LocalBudget::new(fallback_limit, cfg.window),
+            state: Mutex::new(State {
+                mode: Mode::Shared,
+                granted: HashMap::new(),
+                unsynced: VecDeque::new(),
+            }),
+            changed: Notify::new(),
+            down: Arc::new(Notify::new()),
+            ops: tx,
+            metrics,
+            readiness,
+            acquire: Script::new(ACQUIRE),
+            project: Script::new(PROJECT),
+            pause: Script::new(PAUSE),
+        });
+        inner.metrics.rate_limit_fallback.set(0);
+        tokio::spawn(writer(Arc::downgrade(&inner), rx));
+        tokio::spawn(prober(Arc::downgrade(&inner), Arc::clone(&inner.down)));
+        Ok(RedisBudget { inner })
+    }
+
+    /// Where starts are counted right now.
+    pub fn mode(&self) -> Mode {
+        self.inner.state().mode
+    }
+}
+
+/// A random id for this process, so members of different replicas never clash.
+fn replica_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    format!("{:016x}", h.finish())
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+fn from_micros(us: i64) -> Duration {
+    Duration::from_micros(u64::try_from(us).unwrap_or(0))
+}
+
+/// What the acquire script answered.
+enum Answer {
+    Granted { redis_now_us: i64 },
+    Wait { wait: Duration, paused: bool },
+}
+
+impl Inner {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every critical section is a few map or field writes that cannot be
+        // left half done, so a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn member(&self, id: u64) -> String {
+        format!("{}:{id}", self.replica)
+    }
+
+    async fn try_shared(&self, slot: Slot) -> Result<Answer, RedisFailure> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.acquire.key(&self.starts_key);
+        inv.key(&self.pause_key)
+            .arg(self.limit)
+            .arg(micros(self.window))
+            .arg(micros(self.lease))
+            .arg(self.member(slot.id));
+        let (status, wait_us, now_us): (i64, i64, i64) =
+            redis_conn::op(inv.invoke_async(&mut conn)).await?;
+        Ok(match status {
+            1 => Answer::Granted {
+                redis_now_us: now_us,
+            },
+            s => Answer::Wait {
+                wait: from_micros(wait_us),
+                paused: s == 2,
+            },
+        })
+    }
+
+    /// One try at a start through Redis, for a slot already held locally.
+    /// `Ok(true)`: granted; `Ok(false)`: slept (or was woken), try again.
+    async fn shared_start(&self, slot: Slot, changed: tokio::sync::futures::Notified<'_>) -> bool {
+        match self.try_shared(slot).await {
+            Ok(Answer::Granted { redis_now_us }) => {
+                self.state().granted.insert(slot.id, redis_now_us);
+                true
+            }
+            Ok(Answer::Wait { wait, paused }) => {
+                self.local.release(slot);
+                if paused {
+                    // Remembered, in case the fallback takes over meanwhile.
+                    self.local.pause_until(Instant::now() + wait);
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(wait) => {}
+                    () = changed => {}
+                }
+                false
+            }
+            Err(e) => {
+                self.local.release(slot);
+                // The script may have run before the answer was lost: its
+                // pending member must go, or it would hold a slot for a lease.
+                self.keep_unsynced(Op::Release {
+                    member: self.member(slot.id),
+                });
+                self.fall_back(&e);
+                false
+            }
+        }
+    }
+
+    fn keep_unsynced(&self, op: Op) {
+        let mut s = self.state();
+        if s.unsynced.len() >= MAX_UNSYNCED {
+            s.unsynced.pop_front();
+        }
+        s.unsynced.push_back(op);
+    }
+
+    /// Switches to the local fallback (once per outage), with a quiet window.
+    fn fall_back(&self, err: &RedisFailure) {
+        {
+            let mut s = self.state();
+            if s.mode == Mode::Fallback {
+                return;
+            }
+            s.mode = Mode::Fallback;
+        }
+        // No start for one window: the other replicas' shared starts of the
+        // last window are unknown here and may fill the budget.
+        self.local.pause_until(Instant::now() + self.window);
+        tracing::warn!(
+            error = %err,
+            fallback_requests_per_second = self.fallback_limit,
+            "shared rate limiter unreachable: using the local fallback limit"
+        );
+        self.metrics.rate_limit_fallback.set(1);
+        self.readiness
+            .note(NOTE, Some("fallback: redis unreachable".into()));
+        self.changed.notify_one();
+        self.down.notify_one();
+    }
+
+    async fn exec(&self, ops: &[Op]) -> Result<(), RedisFailure> {
+        let mut pipe = redis::pipe();
+        for op in ops {
+            match op {
+                Op::Stamp { member, score_us } => {
+                    pipe.zadd(&self.starts_key, member, *score_us).ignore();
+                }
+                Op::Release { member } => {
+                    pipe.zrem(&self.starts_key, member).ignore();
+                }
+            }
+        }
+        let mut conn = self.conn.clone();
+        redis_conn::op(pipe.exec_async(&mut conn)).await
+    }
+
+    async fn ping(&self) -> Result<(), RedisFailure> {
+        let mut conn = self.conn.clone();
+        let _: String = redis_conn::op(redis::cmd("PING").query_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    /// Redis answers again: replay what could not be written, then rejoin.
+    async fn rejoin(&self) -> Result<Instant, RedisFailure> {
+        let ops: Vec<Op> = {
+            let mut s = self.state();
+            let until = Instant::now() + PROBE_MAX + self.window;
+            s.mode = Mode::Rejoining { until };
+            s.unsynced.drain(..).collect()
+        };
+        if !ops.is_empty()
+            && let Err(e) = self.exec(&ops).await
+        {
+            for op in ops {
+                self.keep_unsynced(op);
+            }
+            self.fall_back(&e);
+            return Err(e);
+        }
+        let until = Instant::now() + PROBE_MAX + self.window;
+        if let Mode::Rejoining { until: u } = &mut self.state().mode {
+            *u = until;
+        }
+        tracing::info!(
+            replayed = ops.len(),
+            "redis reachable again: rejoining the shared rate limiter"
+        );
+        self.readiness
+            .note(NOTE, Some("fallback: rejoining the shared limiter".into()));
+        self.changed.notify_one();
+        Ok(until)
+    }
+
+    fn promote(&self) {
+        {
+            let mut s = self.state();
+            if !matches!(s.mode, Mode::Rejoining { .. }) {
+                return;
+            }
+            s.mode = Mode::Shared;
+        }
+        tracing::info!("shared rate limiter back in use");
+        self.metrics.rate_limit_fallback.set(0);
+        self.readiness.note(NOTE, None);
+        self.changed.notify_one();
+    }
+
+    async fn projected_shared(&self, k: usize) -> Result<Duration, RedisFailure> {
+        let mut conn = self.conn.clone();
+        let mut inv = self.project.key(&self.starts_key);
+        inv.key(&self.pause_key)
+            .arg(self.limit)
+            .arg(micros(self.window))
+            .arg(k.saturating_add(1));
+        let v: Vec<i64> = redis_conn::op(inv.invoke_async(&mut conn)).await?;
+        let (now, paused) = match v.as_slice() {
+            [now, paused, ..] => (*now, *paused),
+            _ => return Err(RedisFailure::Redis("short reply to the projection".into())),
+        };
+        let mut starts: Vec<i64> = v[2..].to_vec();
+        starts.sort_unstable();
+        Ok(from_micros(project(
+            now,
+            paused,
+            starts,
+            self.limit,
+            micros(self.window),
+            k,
+        )))
+    }
+}
+
+/// Wait (µs) before the `k`-th next start if starts run back to back, given
+/// the starts in the window (ascending, pending ones as `now`) and the pause.
+fn project(now: i64, paused: i64, mut sent: Vec<i64>, limit: usize, window: i64, k: usize) -> i64 {
+    let mut t = now;
+    for _ in 0..=k {
+        let mut next = t.max(paused);
+        if sent.len() >= limit {
+            next = next.max(sent[sent.len() - limit] + window);
+        }
+        sent.push(next);
+        t = next;
+    }
+    t - now
+}
+
+impl Budget for RedisBudget {
+    fn acquire(&self) -> BoxFuture<'_, Slot> {
+        let inner = &self.inner;
+        Box::pin(async move {
+            loop {
+                // Register for a change before looking, so none is missed.
+                let changed = inner.changed.notified();
+                let now = Instant::now();
+                let mode = inner.state().mode;
+                let shared_only = match mode {
+                    Mode::Rejoining { until } if now >= until => {
+                        inner.promote();
+                        continue;
+                    }
+                    Mode::Shared => true,
+                    Mode::Fallback | Mode::Rejoining { .. } => false,
+                };
+                if shared_only {
+                    // Held locally as pending first, so a switch to the
+                    // fallback while it is in flight still counts it.
+                    let slot = inner.local.track(now);
+                    if inner.shared_start(slot, changed).await {
+                        return slot;
+                    }
+                    continue;
+                }
+                match inner.local.try_start(now) {
+                    Ok(slot) if mode == Mode::Fallback => return slot,
+                    Ok(slot) => {
+                        if inner.shared_start(slot, changed).await {
+                            return slot;
+                        }
+                    }
+                    Err(Some(next)) => {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(next) => {}
+                            () = changed => {}
+                        }
+                    }
+                    Err(None) => changed.await,
+                }
+            }
+        })
+    }
+
+    fn stamp(&self, slot: Slot, sent: Instant) {
+        let inner = &self.inner;
+        inner.local.stamp(slot, sent);
+        let granted = inner.state().granted.remove(&slot.id);
+        if let Some(grant_us) = granted {
+            let score_us = grant_us.saturating_add(micros(sent.saturating_duration_since(slot.at)));
+            let _ = inner.ops.send(Op::Stamp {
+                member: inner.member(slot.id),
+                score_us,
+            });
+        }
+        inner.changed.notify_one();
+    }
+
+    fn release(&self, slot: Slot) {
+        let inner = &self.inner;
+        inner.local.release(slot);
+        if inner.state().granted.remove(&slot.id).is_some() {
+            let _ = inner.ops.send(Op::Release {
+                member: inner.member(slot.id),
+            });
+        }
+        inner.changed.notify_one();
+    }
+
+    fn projected_wait(&self, k: usize) -> BoxFuture<'_, Duration> {
+        let inner = &self.inner;
+        Box::pin(async move {
+            if inner.state().mode == Mode::Shared {
+                match inner.projected_shared(k).await {
+                    Ok(d) => return d,
+                    Err(e) => inner.fall_back(&e),
+                }
+            }
+            inner.local.projected_wait(k).await
+        })
+    }
+
+    fn pause(&self, until: Instant) -> BoxFuture<'_, ()> {
+        let inner = &self.inner;
+        Box::pin(async move {
+            inner.local.pause_until(until);
+            inner.changed.notify_one();
+            if inner.state().mode == Mode::Fallback {
+                return;
+            }
+            let d = until.saturating_duration_since(Instant::now());
+            let mut conn = inner.conn.clone();
+            let mut inv = inner.pause.key(&inner.pause_key);
+            inv.arg(micros(d));
+            let r: Result<i64, _> = redis_conn::op(inv.invoke_async(&mut conn)).await;
+            if let Err(e) = r {
+                inner.fall_back(&e);
+            }
+        })
+    }
+}
+
+/// Writes stamps and releases in order; keeps them for replay while Redis is away.
+async fn writer(inner: Weak<Inner>, mut rx: mpsc::UnboundedReceiver<Op>) {
+    while let Some(op) = rx.recv().await {
+        let Some(inner) = inner.upgrade() else { return };
+        let mut ops = vec![op];
+        // Whatever queued meanwhile goes in the same round trip.
+        while ops.len() < 256
+            && let Ok(op) = rx.try_recv()
+        {
+            ops.push(op);
+        }
+        if inner.state().mode == Mode::Fallback {
+            for op in ops {
+                inner.keep_unsynced(op);
+            }
+            continue;
+        }
+        match inner.exec(&ops).await {
+            // Only now can a waiting acquire see the freed or re-scored slot.
+            Ok(()) => inner.changed.notify_one(),
+            Err(e) => {
+                for op in ops {
+                    inner.keep_unsynced(op);
+                }
+                inner.fall_back(&e);
+            }
+        }
+    }
+}
+
+/// Checks Redis at start-up, then probes it while this replica is in the
+/// fallback, and walks the replica back through the rejoin phase.
+async fn prober(weak: Weak<Inner>, down: Arc<Notify>) {
+    let mut first = true;
+    let mut delay = PROBE_MIN;
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let mode = inner.state().mode;
+        match mode {
+            Mode::Shared => {
+                if first {
+                    first = false;
+                    if let Err(e) = inner.ping().await {
+                        inner.fall_back(&e);
+                        continue;
+                    }
+                }
+                delay = PROBE_MIN;
+                drop(inner);
+                // Woken on a fall-back; the timeout notices a dropped budget.
+                let _ = tokio::time::timeout(PROBE_MAX, down.notified()).await;
+            }
+            Mode::Fallback => {
+                first = false;
+                drop(inner);
+                tokio::time::sleep(delay).await;
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.ping().await.is_ok() {
+                    delay = PROBE_MIN;
+                    let _ = inner.rejoin().await;
+                } else {
+                    delay = (delay * 2).min(PROBE_MAX);
+                }
+            }
+            Mode::Rejoining { until } => {
+                drop(inner);
+                tokio::time::sleep_until(until).await;
+                let Some(inner) = weak.upgrade() else { return };
+                let still = inner.state().mode;
+                match still {
+                    Mode::Rejoining { until } if Instant::now() >= until => inner.promote(),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::project;
+
+    #[test]
+    fn projection_follows_the_window() {
+        // Limit 2, window 1000: starts at 0 and 500, now 600.
+        assert_eq!(project(600, 0, vec![0, 500], 2, 1000, 0), 400);
+        assert_eq!(project(600, 0, vec![0, 500], 2, 1000, 1), 900);
+        assert_eq!(project(600, 0, vec![0, 500], 2, 1000, 2), 1400);
+        // Room now; a pause pushes everything back.
+        assert_eq!(project(600, 0, vec![500], 2, 1000, 0), 0);
+        assert_eq!(project(600, 900, vec![500], 2, 1000, 0), 300);
+        assert_eq!(project(600, 900, vec![500], 2, 1000, 1), 900);
+    }
+}
