@@ -304,10 +304,17 @@ impl Gateway {
             Route::Healthz => {
                 json_response(StatusCode::OK, Bytes::from_static(b"{\"status\":\"ok\"}"))
             }
-            Route::Readyz => match self.readiness.check() {
-                Ok(body) => json_response(StatusCode::OK, Bytes::from(body)),
-                Err(body) => json_response(StatusCode::SERVICE_UNAVAILABLE, Bytes::from(body)),
-            },
+            Route::Readyz => {
+                let failing = self
+                    .key
+                    .reload_failing()
+                    .then(|| "key file unreadable or empty; using the last good key".to_string());
+                self.readiness.note("api_key", failing);
+                match self.readiness.check() {
+                    Ok(body) => json_response(StatusCode::OK, Bytes::from(body)),
+                    Err(body) => json_response(StatusCode::SERVICE_UNAVAILABLE, Bytes::from(body)),
+                }
+            }
             _ => {
                 let (entries, bytes) = self.cache.usage();
                 self.metrics

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use http::HeaderValue;
 
@@ -67,6 +67,8 @@ pub struct ApiKey {
     source: KeySource,
     current: Mutex<(Secret, Vec<u8>)>,
     reload_failures: AtomicU64,
+    /// The last re-read of the key file failed (the last good key is in use).
+    reload_failing: AtomicBool,
 }
 
 impl fmt::Debug for ApiKey {
@@ -122,6 +124,7 @@ impl ApiKey {
             source,
             current: Mutex::new((secret, raw)),
             reload_failures: AtomicU64::new(0),
+            reload_failing: AtomicBool::new(false),
         }
     }
 
@@ -132,6 +135,11 @@ impl ApiKey {
     /// How often re-reading the key file failed (the last good key was kept).
     pub fn reload_failures(&self) -> u64 {
         self.reload_failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether the last re-read of the key file failed.
+    pub fn reload_failing(&self) -> bool {
+        self.reload_failing.load(Ordering::Relaxed)
     }
 
     /// The `Authorization` header for the next upstream request: the one place
@@ -152,13 +160,15 @@ impl ApiKey {
                 let s = to_secret(&String::from_utf8_lossy(&bytes), "upstream.api_key_file")?;
                 Ok(Some((s, bytes)))
             }) {
-                Ok(None) => {}
+                Ok(None) => self.reload_failing.store(false, Ordering::Relaxed),
                 Ok(Some(new)) => {
                     *current = new;
+                    self.reload_failing.store(false, Ordering::Relaxed);
                     tracing::info!(path = %path.display(), "api key file changed; using the new key");
                 }
                 Err(e) => {
                     self.reload_failures.fetch_add(1, Ordering::Relaxed);
+                    self.reload_failing.store(true, Ordering::Relaxed);
                     tracing::error!(error = %e, "keeping the last good api key");
                 }
             }
