@@ -162,10 +162,14 @@ impl Cache {
         if ttl.is_zero() && stale.is_zero() {
             return transient(NoStore::ZeroTtl, content_type, body);
         }
+        // Own copies: the body and header arrive as slices of the upstream
+        // connection's read buffer, and a slice keeps that whole buffer
+        // (kilobytes) alive for as long as the entry is cached.
+        let content_type = content_type.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
         let entry = Arc::new(Entry {
             status,
             content_type,
-            body,
+            body: Bytes::copy_from_slice(&body),
             stored_at: now,
             fresh_until: now + ttl,
             stale_until: now + ttl + stale,
