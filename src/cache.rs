@@ -196,3 +196,39 @@ impl Cache {
         (self.inner.entry_count(), self.inner.weighted_size())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_entry_does_not_keep_the_read_buffer_alive() {
+        // An upstream body arrives as a slice of the connection's read buffer.
+        let json = b"{\"success\": true}";
+        let mut buffer = json.to_vec();
+        buffer.resize(8192, b' ');
+        let buffer = Bytes::from(buffer);
+        let body = buffer.slice(..json.len());
+        let cache = Cache::new(
+            1 << 20,
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+            Duration::from_secs(300),
+        );
+        let (entry, why) = cache.store(
+            CampaignId(7),
+            StatusCode::OK,
+            Some(HeaderValue::from_static("application/json")),
+            body,
+            false,
+        );
+        assert_eq!(why, None);
+        assert_eq!(&entry.body[..], json);
+        let start = buffer.as_ptr() as usize;
+        let at = entry.body.as_ptr() as usize;
+        assert!(
+            !(start..start + buffer.len()).contains(&at),
+            "the stored body still points into the read buffer"
+        );
+    }
+}

@@ -1,8 +1,11 @@
 //! The pipeline, and the only module that knows the order of the steps:
 //! route -> cache -> (flight) -> queue -> upstream -> store -> respond.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -128,6 +131,37 @@ fn age_header(secs: u64) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from(secs))
 }
 
+/// The answer to one request: at once (a cache hit, a refusal, a local
+/// route), or a boxed future for a request that waits on upstream.
+pub enum Handled {
+    Ready(Option<Response<Body>>),
+    Waiting(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+impl Future for Handled {
+    type Output = Response<Body>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
+        match &mut *self {
+            // hyper never polls a finished future again; were it to, it
+            // gets an empty 500 rather than a panic.
+            Handled::Ready(resp) => Poll::Ready(resp.take().unwrap_or_else(|| {
+                let mut r = Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            })),
+            Handled::Waiting(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What `finish` needs from the request, which is gone by then.
+struct Done {
+    started: Instant,
+    request_id: HeaderValue,
+    access: Option<(http::Method, String)>,
+}
+
 /// Unique request ids: a per-process random prefix and a counter.
 struct RequestIds {
     prefix: u64,
@@ -158,9 +192,25 @@ impl RequestIds {
             return v.clone();
         }
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        HeaderValue::try_from(format!("{:016x}-{n:x}", self.prefix))
-            .unwrap_or(HeaderValue::from_static("-"))
+        // `{prefix:016x}-{n:x}` written by hand: one exact-size allocation
+        // instead of format!'s growing String and its conversion.
+        let mut buf = [0u8; 33];
+        let mut len = hex(&mut buf, self.prefix, 16);
+        buf[len] = b'-';
+        len += 1;
+        let digits = (16 - n.leading_zeros() as usize / 4).max(1);
+        len += hex(&mut buf[len..], n, digits);
+        HeaderValue::from_bytes(&buf[..len]).unwrap_or(HeaderValue::from_static("-"))
     }
+}
+
+/// Writes the low `digits` hex digits of `v` into `out`; returns `digits`.
+fn hex(out: &mut [u8], v: u64, digits: usize) -> usize {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (i, b) in out[..digits].iter_mut().enumerate() {
+        *b = HEX[((v >> (4 * (digits - 1 - i))) & 0xf) as usize];
+    }
+    digits
 }
 
 /// The gateway: everything a request needs, shared by all connections.
@@ -258,45 +308,86 @@ impl Gateway {
     }
 
     /// Serves one downstream request. Never fails: every error is a response.
-    pub async fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Response<Body> {
+    ///
+    /// The request is consumed before this returns: its head shares hyper's
+    /// read buffer, and a request still alive while hyper polls the
+    /// connection for the next one makes hyper allocate a fresh 8 KiB buffer
+    /// for every request. Cache hits, refusals and the local routes are
+    /// answered here, synchronously; only a request that needs upstream
+    /// gets a (boxed) future.
+    pub fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Handled {
+        // One clock read serves the access line's latency and the freshness check.
         let started = Instant::now();
         let request_id = self.ids.for_request(req.headers());
-        let (mut resp, route, cache, waited) =
-            match check_limits(&req).and_then(|()| routes::route(req.method(), req.uri().path())) {
-                Err(refusal) => (
-                    error_response(&refusal.into()),
-                    "other",
-                    CacheOutcome::None,
-                    None,
-                ),
-                Ok(Route::Campaign { id, head }) => {
-                    let (resp, cache, waited) = self.campaign(id, head).await;
-                    (resp, "campaign", cache, waited)
+        let routed =
+            check_limits(&req).and_then(|()| routes::route(req.method(), req.uri().path()));
+        // What the access line needs, copied only when it will be written.
+        let access = tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO)
+            .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        drop(req);
+        let done = Done {
+            started,
+            request_id,
+            access,
+        };
+        let (resp, route, cache) = match routed {
+            Err(refusal) => (error_response(&refusal.into()), "other", CacheOutcome::None),
+            Ok(Route::Campaign { id, head }) => match self.fresh(id, head, started) {
+                Some(resp) => (resp, "campaign", CacheOutcome::Hit),
+                None => {
+                    let gateway = Arc::clone(self);
+                    return Handled::Waiting(Box::pin(async move {
+                        let (resp, cache, waited) = gateway.campaign(id, head).await;
+                        gateway.finish(done, resp, "campaign", cache, waited)
+                    }));
                 }
-                Ok(route @ (Route::Healthz | Route::Readyz | Route::Metrics)) => (
-                    self.local_route(route),
-                    route.as_str(),
-                    CacheOutcome::None,
-                    None,
-                ),
-            };
+            },
+            Ok(route @ (Route::Healthz | Route::Readyz | Route::Metrics)) => {
+                (self.local_route(route), route.as_str(), CacheOutcome::None)
+            }
+        };
+        Handled::Ready(Some(self.finish(done, resp, route, cache, None)))
+    }
+
+    /// Metrics, the access line and `X-Request-Id`: the last step of every request.
+    fn finish(
+        &self,
+        done: Done,
+        mut resp: Response<Body>,
+        route: &'static str,
+        cache: CacheOutcome,
+        waited: Option<Duration>,
+    ) -> Response<Body> {
         let status = resp.status().as_u16();
         self.metrics.request(route, status, cache.as_str());
-        if tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO) {
+        if let Some((method, path)) = &done.access {
             tracing::info!(
                 target: "altur_gateway::access",
-                method = %req.method(),
-                path = req.uri().path(),
+                method = %method,
+                path = path.as_str(),
                 status,
                 cache = cache.as_str(),
                 upstream_wait_ms = waited.map(|w| w.as_millis() as u64),
-                latency_us = started.elapsed().as_micros() as u64,
-                request_id = request_id.to_str().unwrap_or("-"),
+                latency_us = done.started.elapsed().as_micros() as u64,
+                request_id = done.request_id.to_str().unwrap_or("-"),
                 "request"
             );
         }
-        resp.headers_mut().insert(X_REQUEST_ID, request_id);
+        resp.headers_mut().insert(X_REQUEST_ID, done.request_id);
         resp
+    }
+
+    /// The response for a cache entry fresh at `now`, if there is one.
+    fn fresh(&self, id: CampaignId, head: bool, now: Instant) -> Option<Response<Body>> {
+        match self.cache.lookup(id, now) {
+            Lookup::Fresh(entry) => Some(entry_response(
+                &entry,
+                CacheOutcome::Hit,
+                Some(entry.age_secs(now)),
+                head,
+            )),
+            _ => None,
+        }
     }
 
     fn local_route(&self, route: Route) -> Response<Body> {
@@ -345,9 +436,8 @@ impl Gateway {
         id: CampaignId,
         head: bool,
     ) -> (Response<Body>, CacheOutcome, Option<Duration>) {
-        let now = Instant::now();
-        if let Lookup::Fresh(entry) = self.cache.lookup(id, now) {
-            let resp = entry_response(&entry, CacheOutcome::Hit, Some(entry.age_secs(now)), head);
+        // Another request may have stored it since `handle` looked.
+        if let Some(resp) = self.fresh(id, head, Instant::now()) {
             return (resp, CacheOutcome::Hit, None);
         }
 
@@ -790,4 +880,25 @@ pub fn error_response(err: &GatewayError) -> Response<Body> {
             .insert(RETRY_AFTER, HeaderValue::from(secs));
     }
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_prefix_dash_counter_in_hex() {
+        let ids = RequestIds {
+            prefix: 0x00ab_cdef_0123_4567,
+            next: AtomicU64::new(0),
+        };
+        for n in [0u64, 1, 9, 15, 16, 255, 256, 0xdead_beef, u64::MAX] {
+            ids.next.store(n, Ordering::Relaxed);
+            let got = ids.for_request(&HeaderMap::new());
+            assert_eq!(got, format!("{:016x}-{n:x}", ids.prefix).as_str(), "{n}");
+        }
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc"));
+        assert_eq!(ids.for_request(&h), "abc");
+    }
 }

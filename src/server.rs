@@ -73,8 +73,9 @@ pub async fn serve(
                 _ => return,
             }
             let service = service_fn(move |req| {
-                let gateway = Arc::clone(&gateway);
-                async move { Ok::<_, Infallible>(gateway.handle(req).await) }
+                // `handle` consumes the request before the future is polled.
+                let answer = gateway.handle(req);
+                async move { Ok::<_, Infallible>(answer.await) }
             });
             let conn = builder.serve_connection(TokioIo::new(stream), service);
             if let Err(e) = watcher.watch(conn.into_owned()).await {
