@@ -18,14 +18,11 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response};
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-/// Same values as `src/server.rs`.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_BUF: usize = 96 * 1024;
+use altur_gateway::server::HEADER_READ_TIMEOUT;
 
 #[derive(Parser)]
 struct Args {
@@ -54,19 +51,8 @@ async fn serve(args: Args) -> std::io::Result<()> {
         body.len()
     );
 
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_BUF);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(64 * 1024)
-        .keep_alive_interval(Some(Duration::from_secs(30)))
-        .keep_alive_timeout(Duration::from_secs(10));
-    let builder = Arc::new(builder);
+    // Exactly the gateway's connection settings.
+    let builder = Arc::new(altur_gateway::server::connection_builder());
     let graceful = GracefulShutdown::new();
     let shutdown = altur_gateway::server::shutdown_signal();
     tokio::pin!(shutdown);

@@ -15,22 +15,16 @@ use tokio::net::TcpListener;
 use crate::proxy::Gateway;
 
 /// A connection must send its first byte, and then each request head, within this.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// In-flight requests get this long to finish after SIGTERM.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(30);
 /// Per-connection read buffer cap: 8 KiB target + 32 KiB headers + slack. Past
 /// it hyper itself answers an empty 431 and closes.
 const MAX_BUF: usize = 96 * 1024;
 
-/// Serves until `shutdown` resolves, then stops accepting and drains.
-///
-/// # Errors
-/// None today; accept errors are logged and retried.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+/// The connection settings: HTTP/1.1 and h2c, head timeout, buffer and
+/// header limits. Public so the benchmark's bare hyper ceiling uses the same.
+pub fn connection_builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -43,7 +37,19 @@ pub async fn serve(
         .max_header_list_size(64 * 1024)
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(10));
-    let builder = Arc::new(builder);
+    builder
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and drains.
+///
+/// # Errors
+/// None today; accept errors are logged and retried.
+pub async fn serve(
+    listener: TcpListener,
+    gateway: Arc<Gateway>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let builder = Arc::new(connection_builder());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
 
