@@ -12,7 +12,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::proxy::Gateway;
+use http::{Request, Response};
+use hyper::body::Incoming;
+
+use crate::proxy::{Body, Gateway};
 
 /// A connection must send its first byte, and then each request head, within this.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,7 +43,7 @@ pub fn connection_builder() -> auto::Builder<TokioExecutor> {
     builder
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and drains.
+/// Serves the gateway until `shutdown` resolves, then stops accepting and drains.
 ///
 /// # Errors
 /// None today; accept errors are logged and retried.
@@ -49,6 +52,36 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let handler = Arc::clone(&gateway);
+    serve_with(
+        listener,
+        move |req| handler.handle(req),
+        shutdown,
+        move || {
+            gateway.readiness().shutting_down();
+        },
+    )
+    .await
+}
+
+/// The accept loop for any handler (the gateway, or the benchmark's bare
+/// hyper ceiling, so both are measured through the same code). `handler` is
+/// called as soon as hyper hands over a request, so it can consume the request
+/// before the returned future is first polled. `on_stop` runs once accepting
+/// has stopped, before the drain.
+///
+/// # Errors
+/// None today; accept errors are logged and retried.
+pub async fn serve_with<H, F>(
+    listener: TcpListener,
+    handler: H,
+    shutdown: impl Future<Output = ()>,
+    on_stop: impl FnOnce(),
+) -> std::io::Result<()>
+where
+    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
     let builder = Arc::new(connection_builder());
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
@@ -68,7 +101,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let builder = Arc::clone(&builder);
-        let gateway = Arc::clone(&gateway);
+        let handler = handler.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
             // The auto builder waits for the first bytes without a deadline of
@@ -79,8 +112,7 @@ pub async fn serve(
                 _ => return,
             }
             let service = service_fn(move |req| {
-                // `handle` consumes the request before the future is polled.
-                let answer = gateway.handle(req);
+                let answer = handler(req);
                 async move { Ok::<_, Infallible>(answer.await) }
             });
             let conn = builder.serve_connection(TokioIo::new(stream), service);
@@ -91,7 +123,7 @@ pub async fn serve(
     }
 
     drop(listener);
-    gateway.readiness().shutting_down();
+    on_stop();
     tracing::info!("shutting down: draining in-flight requests");
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("drained"),
