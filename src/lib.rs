@@ -94,7 +94,7 @@ pub fn build(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, Start
             window: rl.window(),
             fallback_limit: rl.fallback_requests_per_second.get() as usize,
             max_send_delay: settings.upstream.timeout,
-            name: "altur".into(),
+            name: queue::redis_budget::BUDGET_NAME.into(),
         },
         Arc::clone(&metrics),
         Arc::clone(&readiness),

@@ -309,3 +309,26 @@ async fn probe(mut conn: ConnectionManager, up: Arc<AtomicBool>) {
         delay = (delay * 2).min(PROBE_MAX);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redis_key_strings_are_the_ones_deployed_replicas_use() {
+        // Pinned: replicas of two versions must find each other's entries and
+        // locks during a rolling deploy.
+        assert_eq!(
+            entry_key(CampaignId(7)),
+            "altur-gateway:v1:cache:/campaigns/7"
+        );
+        assert_eq!(
+            lock_key(CampaignId(7)),
+            "altur-gateway:v1:lock:/campaigns/7"
+        );
+        assert_eq!(
+            entry_key(CampaignId(i64::MAX)),
+            "altur-gateway:v1:cache:/campaigns/9223372036854775807"
+        );
+    }
+}

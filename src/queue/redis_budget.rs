@@ -90,6 +90,8 @@ const PROBE_MIN: Duration = Duration::from_millis(100);
 /// Writes kept for replay while Redis is away; older ones are dropped (their
 /// pending starts expire with the lease anyway).
 const MAX_UNSYNCED: usize = 4096;
+/// The budget's name inside [`KEY_PREFIX`]: one Altur key, one window.
+pub const BUDGET_NAME: &str = "altur";
 /// The `/readyz` note key.
 const NOTE: &str = "rate_limit";
 
@@ -250,12 +252,11 @@ impl RedisBudget {
         let (tx, rx) = mpsc::unbounded_channel();
         let limit = cfg.limit.max(1);
         let fallback_limit = cfg.fallback_limit.max(1);
-        // The braces make both keys one cluster hash slot, as a script needs.
-        let base = format!("{KEY_PREFIX}:rl:{{{}}}", cfg.name);
+        let (starts_key, pause_key) = window_keys(&cfg.name);
         let inner = Arc::new(Inner {
             conn,
-            starts_key: format!("{base}:starts"),
-            pause_key: format!("{base}:pause"),
+            starts_key,
+            pause_key,
             limit,
             window: cfg.window,
             lease: cfg.max_send_delay + Duration::from_secs(1),
@@ -286,6 +287,15 @@ impl RedisBudget {
     pub fn mode(&self) -> Mode {
         self.inner.state().mode
     }
+}
+
+/// The window's two keys, `(starts, pause)`. Every replica of a fleet, old
+/// and new versions alike during a rolling deploy, must compute the same
+/// strings, or the fleet runs two windows and spends twice the budget.
+fn window_keys(name: &str) -> (String, String) {
+    // The braces make both keys one cluster hash slot, as a script needs.
+    let base = format!("{KEY_PREFIX}:rl:{{{name}}}");
+    (format!("{base}:starts"), format!("{base}:pause"))
 }
 
 /// A random id for this process, so members of different replicas never clash.
@@ -703,7 +713,19 @@ async fn prober(weak: Weak<Inner>, down: Arc<Notify>) {
 
 #[cfg(test)]
 mod tests {
-    use super::project;
+    use super::{project, window_keys};
+
+    #[test]
+    fn the_window_keys_are_the_ones_every_deployed_replica_uses() {
+        // Pinned: a rename splits a rolling fleet into two windows (24 req/s).
+        assert_eq!(
+            window_keys(super::BUDGET_NAME),
+            (
+                "altur-gateway:v1:rl:{altur}:starts".to_string(),
+                "altur-gateway:v1:rl:{altur}:pause".to_string()
+            )
+        );
+    }
 
     #[test]
     fn projection_follows_the_window() {
