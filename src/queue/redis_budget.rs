@@ -517,17 +517,8 @@ impl Inner {
 
 /// Wait (µs) before the `k`-th next start if starts run back to back, given
 /// the starts in the window (ascending, pending ones as `now`) and the pause.
-fn project(now: i64, paused: i64, mut sent: Vec<i64>, limit: usize, window: i64, k: usize) -> i64 {
-    let mut t = now;
-    for _ in 0..=k {
-        let mut next = t.max(paused);
-        if sent.len() >= limit {
-            next = next.max(sent[sent.len() - limit] + window);
-        }
-        sent.push(next);
-        t = next;
-    }
-    t - now
+fn project(now: i64, paused: i64, sent: Vec<i64>, limit: usize, window: i64, k: usize) -> i64 {
+    super::budget::project(now, paused, sent, limit, window, k) - now
 }
 
 impl Budget for RedisBudget {

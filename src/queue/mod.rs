@@ -7,7 +7,7 @@
 //! when the queue was idle. The guarantee we sell is a sliding window ("at most
 //! N starts in any window of 1 s + margin"), and the exact way to keep it is to
 //! remember the last N starts: the next may begin no earlier than the N-th last
-//! one plus the window. That is [`LocalBudget`], twenty lines with no clock of
+//! one plus the window. That is [`LocalBudget`] (`local.rs`), twenty lines with no clock of
 //! its own (it uses tokio's, so tests run under a paused clock).
 //!
 //! Why a dispatcher: waiters that poll a limiter themselves are not served in
@@ -18,216 +18,19 @@
 //! dispatcher pops.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, oneshot};
 use tokio::time::Instant;
 
+pub mod budget;
+pub mod local;
 pub mod redis_budget;
 
+pub use budget::{BoxFuture, Budget, Slot};
+pub use local::LocalBudget;
 pub use redis_budget::RedisBudget;
-
-/// A boxed future, so budgets can be trait objects (a Redis one does I/O).
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One upstream start handed out by a [`Budget`]: pending until stamped with
-/// the instant the request was really sent, or released if it never was.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Slot {
-    pub id: u64,
-    /// When the budget granted it.
-    pub at: Instant,
-}
-
-/// Decides when upstream requests may start.
-///
-/// A start is counted from the moment it is *sent*, not granted: a request
-/// that needs a new (TLS) connection is sent a few round trips after its
-/// grant, and a window counted from grants would let the next batch arrive
-/// upstream inside the previous one's second. So a granted slot counts as
-/// "sending now" until [`Budget::stamp`] records when it was really sent; a
-/// slot never used is [`Budget::release`]d. Only the dispatcher calls
-/// [`Budget::acquire`], one at a time.
-pub trait Budget: Send + Sync + 'static {
-    /// Waits until one more start is allowed and hands out its slot.
-    fn acquire(&self) -> BoxFuture<'_, Slot>;
-    /// The slot's request was sent at `sent`.
-    fn stamp(&self, slot: Slot, sent: Instant);
-    /// The slot's request was never sent: give the start back.
-    fn release(&self, slot: Slot);
-    /// Expected wait before the `k`-th next start (0-based) if starts run back to back.
-    fn projected_wait(&self, k: usize) -> BoxFuture<'_, Duration>;
-    /// Stops all starts until `until` (an upstream 429 pauses everyone: the budget is shared).
-    fn pause(&self, until: Instant) -> BoxFuture<'_, ()>;
-}
-
-/// The exact sliding-window budget for one process.
-#[derive(Debug)]
-pub struct LocalBudget {
-    limit: usize,
-    window: Duration,
-    state: Mutex<LocalState>,
-    changed: Notify,
-}
-
-#[derive(Debug, Default)]
-struct LocalState {
-    next_id: u64,
-    /// Granted, not yet sent: each may be sent at any moment.
-    pending: Vec<u64>,
-    /// Send instants, ascending; only the last `limit` can matter.
-    sent: VecDeque<Instant>,
-    paused_until: Option<Instant>,
-}
-
-impl LocalState {
-    /// Earliest instant, not before `now`, at which one more start keeps
-    /// every window within `limit`, counting pending starts as sent now;
-    /// `None` while pending starts alone fill the budget.
-    fn next_start(&self, now: Instant, limit: usize, window: Duration) -> Option<Instant> {
-        let free = limit.checked_sub(self.pending.len()).filter(|f| *f > 0)?;
-        let mut t = now;
-        if let Some(p) = self.paused_until {
-            t = t.max(p);
-        }
-        // At most `free - 1` sends may remain inside the window ending at t.
-        if self.sent.len() >= free {
-            t = t.max(self.sent[self.sent.len() - free] + window);
-        }
-        Some(t)
-    }
-
-    fn record_sent(&mut self, at: Instant, limit: usize) {
-        let i = self.sent.partition_point(|t| *t <= at);
-        self.sent.insert(i, at);
-        while self.sent.len() > limit {
-            self.sent.pop_front();
-        }
-    }
-}
-
-impl LocalBudget {
-    /// At most `limit` starts in any sliding `window`.
-    pub fn new(limit: usize, window: Duration) -> LocalBudget {
-        LocalBudget {
-            limit: limit.max(1),
-            window,
-            state: Mutex::new(LocalState::default()),
-            changed: Notify::new(),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, LocalState> {
-        // Every mutation is a push, remove or insert that cannot be left
-        // half done, so a poisoned lock is still consistent.
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts a start granted elsewhere (by a shared budget) as pending here,
-    /// whatever this budget's own limit says, so that if this budget takes
-    /// over, the start is counted once it is stamped (or given back if released).
-    pub fn track(&self, now: Instant) -> Slot {
-        let mut s = self.lock();
-        s.next_id += 1;
-        let id = s.next_id;
-        s.pending.push(id);
-        Slot { id, at: now }
-    }
-
-    /// Stops every start until `until` (or later, if already paused longer).
-    pub fn pause_until(&self, until: Instant) {
-        let mut s = self.lock();
-        s.paused_until = Some(s.paused_until.map_or(until, |p| p.max(until)));
-        drop(s);
-        self.changed.notify_one();
-    }
-
-    /// Grants a slot at `now` if a start is allowed now; else says when one
-    /// will be (`None`: when a pending start is stamped or released).
-    pub fn try_start(&self, now: Instant) -> Result<Slot, Option<Instant>> {
-        let mut s = self.lock();
-        match s.next_start(now, self.limit, self.window) {
-            Some(t) if t <= now => {
-                s.next_id += 1;
-                let id = s.next_id;
-                s.pending.push(id);
-                Ok(Slot { id, at: now })
-            }
-            other => Err(other),
-        }
-    }
-}
-
-impl Budget for LocalBudget {
-    fn acquire(&self) -> BoxFuture<'_, Slot> {
-        Box::pin(async move {
-            loop {
-                // Register for a change before looking, so none is missed.
-                let changed = self.changed.notified();
-                match self.try_start(Instant::now()) {
-                    Ok(slot) => return slot,
-                    Err(Some(next)) => {
-                        tokio::select! {
-                            () = tokio::time::sleep_until(next) => {}
-                            () = changed => {}
-                        }
-                    }
-                    Err(None) => changed.await,
-                }
-            }
-        })
-    }
-
-    fn stamp(&self, slot: Slot, sent: Instant) {
-        let mut s = self.lock();
-        if let Some(i) = s.pending.iter().position(|id| *id == slot.id) {
-            s.pending.swap_remove(i);
-            s.record_sent(sent, self.limit);
-        }
-        drop(s);
-        self.changed.notify_one();
-    }
-
-    fn release(&self, slot: Slot) {
-        let mut s = self.lock();
-        if let Some(i) = s.pending.iter().position(|id| *id == slot.id) {
-            s.pending.swap_remove(i);
-        }
-        drop(s);
-        self.changed.notify_one();
-    }
-
-    fn projected_wait(&self, k: usize) -> BoxFuture<'_, Duration> {
-        let now = Instant::now();
-        let s = self.lock();
-        // Simulate k+1 back-to-back starts on a copy of the log, pending
-        // starts taken as sent now.
-        let mut sim: Vec<Instant> = s.sent.iter().copied().collect();
-        sim.extend(std::iter::repeat_n(now, s.pending.len()));
-        let mut t = now;
-        for _ in 0..=k {
-            let mut next = t;
-            if let Some(p) = s.paused_until {
-                next = next.max(p);
-            }
-            if sim.len() >= self.limit {
-                next = next.max(sim[sim.len() - self.limit] + self.window);
-            }
-            sim.push(next);
-            t = next;
-        }
-        drop(s);
-        Box::pin(std::future::ready(t.saturating_duration_since(now)))
-    }
-
-    fn pause(&self, until: Instant) -> BoxFuture<'_, ()> {
-        self.pause_until(until);
-        Box::pin(std::future::ready(()))
-    }
-}
 
 /// A granted upstream start. Call [`Grant::sent`] right before the request
 /// goes out; dropped unsent, the start is given back.
