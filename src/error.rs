@@ -7,12 +7,12 @@ use bytes::Bytes;
 use http::StatusCode;
 
 /// A downstream request the gateway refuses before any upstream work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     #[error("no such route")]
     NotFound,
     #[error("method not allowed; allowed: {0}")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     #[error("campaign id must be digits that fit in a signed 64-bit integer")]
     InvalidCampaignId,
     #[error("request target longer than 8 KiB")]
@@ -129,7 +129,7 @@ impl GatewayError {
     }
 
     /// `Allow` for 405s, `Retry-After` seconds for 503s.
-    pub fn allow(&self) -> Option<&'static str> {
+    pub fn allow(&self) -> Option<&str> {
         match self {
             GatewayError::Downstream(Refusal::MethodNotAllowed(a)) => Some(a),
             _ => None,

@@ -5,17 +5,22 @@
 //! Data flows one way; modules are listed in that order.
 //!
 //! - [`server`] — accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
-//! - [`routes`] — downstream request -> [`routes::Route`] or a refusal.
+//! - [`request_id`] — `X-Request-Id`.
+//! - [`routes`] — downstream request -> an Altur route of [`routes::table`]
+//!   with its canonical target, a local route, or a refusal.
 //! - [`proxy`] — the pipeline, the only module that knows the order of the steps.
-//! - [`cache`] — moka, TTLs and the stale-if-error window; [`cache::shared`],
-//!   the optional second level in Redis and its cross-replica fetch lock.
+//! - [`cache`] — moka, TTLs and the stale-if-error window, keyed by
+//!   [`cache::key::CacheKey`]; [`cache::shared`], the optional second level
+//!   in Redis and its cross-replica fetch lock.
 //! - [`flight`] — one upstream fetch per key however many callers wait.
+//! - [`fetch`] — one upstream request through the queue: retries, 429 pause.
 //! - [`queue`] — the shared upstream budget: FIFO, max wait, 429 pause;
 //!   [`queue::redis_budget`], one budget for a fleet of replicas, through Redis.
 //! - [`redis_conn`] — Redis connections that fail fast.
 //! - [`upstream`] — the client: builds requests, injects the key, timeouts.
 //! - [`secret`] — the API key; one function exposes it.
-//! - [`error`] — errors by side, and the one mapping to status and JSON.
+//! - [`error`] — errors by side, and the one mapping to status and JSON;
+//!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
 //! - [`health`] — readiness.
 //! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`].
 //! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
@@ -25,12 +30,15 @@ pub mod cache;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fetch;
 pub mod flight;
 pub mod health;
 pub mod metrics;
+pub mod outcome;
 pub mod proxy;
 pub mod queue;
 pub mod redis_conn;
+pub mod request_id;
 pub mod routes;
 pub mod secret;
 pub mod server;

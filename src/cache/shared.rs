@@ -31,9 +31,8 @@ use redis::Script;
 use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
-use super::Entry;
+use super::{CacheKey, Entry};
 use crate::redis_conn::{self, KEY_PREFIX, RedisFailure};
-use crate::routes::CampaignId;
 
 /// A fetch lock lives this long unless its holder extends it.
 pub const LOCK_TTL: Duration = Duration::from_secs(3);
@@ -127,12 +126,12 @@ impl std::fmt::Debug for SharedCache {
     }
 }
 
-fn entry_key(id: CampaignId) -> String {
-    format!("{KEY_PREFIX}:cache:{}", id.upstream_path())
+fn entry_key(key: &CacheKey) -> String {
+    format!("{KEY_PREFIX}:cache:{key}")
 }
 
-fn lock_key(id: CampaignId) -> String {
-    format!("{KEY_PREFIX}:lock:{}", id.upstream_path())
+fn lock_key(key: &CacheKey) -> String {
+    format!("{KEY_PREFIX}:lock:{key}")
 }
 
 fn millis(d: Duration) -> u64 {
@@ -184,11 +183,11 @@ impl SharedCache {
         }
     }
 
-    /// The entry for `id`, rebuilt with its original stored-at.
-    pub async fn get(&self, id: CampaignId) -> SharedLookup {
+    /// The entry for `key`, rebuilt with its original stored-at.
+    pub async fn get(&self, key: &CacheKey) -> SharedLookup {
         type Reply = Option<(i64, i64, u64, u64, u16, Vec<u8>, Vec<u8>)>;
         let mut conn = self.conn.clone();
-        let inv = self.get.key(entry_key(id));
+        let inv = self.get.key(entry_key(key));
         let Some(Some((now_us, stored_us, fresh_ms, stale_ms, status, ct, body))) =
             self.run::<Reply>("get", inv.invoke_async(&mut conn)).await
         else {
@@ -227,7 +226,7 @@ impl SharedCache {
     }
 
     /// Writes a stored entry for the other replicas (keeping a newer one).
-    pub async fn put(&self, id: CampaignId, entry: &Entry) {
+    pub async fn put(&self, key: &CacheKey, entry: &Entry) {
         let now = Instant::now();
         let age = now.saturating_duration_since(entry.stored_at);
         let fresh = entry.fresh_until.saturating_duration_since(entry.stored_at);
@@ -240,7 +239,7 @@ impl SharedCache {
             .map(|v| v.as_bytes().to_vec())
             .unwrap_or_default();
         let mut conn = self.conn.clone();
-        let mut inv = self.put.key(entry_key(id));
+        let mut inv = self.put.key(entry_key(key));
         inv.arg(u64::try_from(age.as_micros()).unwrap_or(u64::MAX))
             .arg(millis(fresh))
             .arg(millis(stale))
@@ -250,11 +249,11 @@ impl SharedCache {
         let _ = self.run::<i64>("put", inv.invoke_async(&mut conn)).await;
     }
 
-    /// Tries to take the fetch lock for `id`.
-    pub async fn try_lock(&self, id: CampaignId) -> LockAttempt {
+    /// Tries to take the fetch lock for `key`.
+    pub async fn try_lock(&self, key: &CacheKey) -> LockAttempt {
         let n = self.tokens.fetch_add(1, Ordering::Relaxed);
         let lock = FetchLock {
-            key: lock_key(id),
+            key: lock_key(key),
             token: format!("{}-{n}", self.token_prefix),
         };
         let mut conn = self.conn.clone();
@@ -314,20 +313,22 @@ async fn probe(mut conn: ConnectionManager, up: Arc<AtomicBool>) {
 mod tests {
     use super::*;
 
+    fn key_for(path: &str) -> CacheKey {
+        match crate::routes::route(&http::Method::GET, path) {
+            Ok(crate::routes::Routed::Api(m)) => CacheKey::new(&m.target),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+
     #[test]
     fn the_redis_key_strings_are_the_ones_deployed_replicas_use() {
         // Pinned: replicas of two versions must find each other's entries and
         // locks during a rolling deploy.
+        let seven = key_for("/api/v1.0/campaigns/007");
+        assert_eq!(entry_key(&seven), "altur-gateway:v1:cache:/campaigns/7");
+        assert_eq!(lock_key(&seven), "altur-gateway:v1:lock:/campaigns/7");
         assert_eq!(
-            entry_key(CampaignId(7)),
-            "altur-gateway:v1:cache:/campaigns/7"
-        );
-        assert_eq!(
-            lock_key(CampaignId(7)),
-            "altur-gateway:v1:lock:/campaigns/7"
-        );
-        assert_eq!(
-            entry_key(CampaignId(i64::MAX)),
+            entry_key(&key_for("/api/v1.0/campaigns/9223372036854775807")),
             "altur-gateway:v1:cache:/campaigns/9223372036854775807"
         );
     }

@@ -11,9 +11,10 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 
-use crate::routes::CampaignId;
-
+pub mod key;
 pub mod shared;
+
+pub use key::CacheKey;
 
 /// What upstream answered, as far as the gateway keeps it.
 #[derive(Debug, Clone)]
@@ -67,7 +68,7 @@ pub enum NoStore {
 
 #[derive(Clone)]
 pub struct Cache {
-    inner: moka::sync::Cache<CampaignId, Arc<Entry>>,
+    inner: moka::sync::Cache<CacheKey, Arc<Entry>>,
     ttl: Duration,
     negative_ttl: Duration,
     stale_if_error: Duration,
@@ -75,10 +76,10 @@ pub struct Cache {
 
 struct ExpireAfterStale;
 
-impl moka::Expiry<CampaignId, Arc<Entry>> for ExpireAfterStale {
+impl moka::Expiry<CacheKey, Arc<Entry>> for ExpireAfterStale {
     fn expire_after_create(
         &self,
-        _key: &CampaignId,
+        _key: &CacheKey,
         value: &Arc<Entry>,
         _created_at: std::time::Instant,
     ) -> Option<Duration> {
@@ -89,7 +90,7 @@ impl moka::Expiry<CampaignId, Arc<Entry>> for ExpireAfterStale {
 
     fn expire_after_update(
         &self,
-        key: &CampaignId,
+        key: &CacheKey,
         value: &Arc<Entry>,
         updated_at: std::time::Instant,
         _duration_until_expiry: Option<Duration>,
@@ -98,10 +99,9 @@ impl moka::Expiry<CampaignId, Arc<Entry>> for ExpireAfterStale {
     }
 }
 
-/// Bytes an entry is charged: key (the canonical upstream path) plus body.
-fn weight(id: &CampaignId, entry: &Arc<Entry>) -> u32 {
-    let key_len = "/campaigns/".len() + id.0.checked_ilog10().unwrap_or(0) as usize + 1;
-    u32::try_from(key_len + entry.body.len()).unwrap_or(u32::MAX)
+/// Bytes an entry is charged: key (the canonical upstream target) plus body.
+fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
+    u32::try_from(key.len() + entry.body.len()).unwrap_or(u32::MAX)
 }
 
 impl Cache {
@@ -124,9 +124,9 @@ impl Cache {
         }
     }
 
-    /// The entry for `id`, judged at `now`.
-    pub fn lookup(&self, id: CampaignId, now: Instant) -> Lookup {
-        match self.inner.get(&id) {
+    /// The entry for `key`, judged at `now`.
+    pub fn lookup(&self, key: &str, now: Instant) -> Lookup {
+        match self.inner.get(key) {
             Some(e) if now < e.fresh_until => Lookup::Fresh(e),
             Some(e) if now < e.stale_until => Lookup::Stale(e),
             _ => Lookup::Miss,
@@ -137,7 +137,7 @@ impl Cache {
     /// Returns the entry to relay, and why it was not stored (`None`: stored).
     pub fn store(
         &self,
-        id: CampaignId,
+        key: &CacheKey,
         status: StatusCode,
         content_type: Option<HeaderValue>,
         body: Bytes,
@@ -174,17 +174,17 @@ impl Cache {
             fresh_until: now + ttl,
             stale_until: now + ttl + stale,
         });
-        self.inner.insert(id, Arc::clone(&entry));
+        self.inner.insert(key.clone(), Arc::clone(&entry));
         (entry, None)
     }
 
     /// Keeps an entry fetched by another replica (from the shared cache),
     /// unless the one held here is at least as recent. Returns the entry now held.
-    pub fn insert(&self, id: CampaignId, entry: Arc<Entry>) -> Arc<Entry> {
-        match self.inner.get(&id) {
+    pub fn insert(&self, key: &CacheKey, entry: Arc<Entry>) -> Arc<Entry> {
+        match self.inner.get(key.as_str()) {
             Some(held) if held.stored_at >= entry.stored_at => held,
             _ => {
-                self.inner.insert(id, Arc::clone(&entry));
+                self.inner.insert(key.clone(), Arc::clone(&entry));
                 entry
             }
         }
@@ -216,7 +216,7 @@ mod tests {
             Duration::from_secs(300),
         );
         let (entry, why) = cache.store(
-            CampaignId(7),
+            &CacheKey::new("/campaigns/7"),
             StatusCode::OK,
             Some(HeaderValue::from_static("application/json")),
             body,

@@ -1,0 +1,243 @@
+//! The pipeline, and the only module that knows the order of the steps:
+//! limits -> route -> (local route | read: fresh -> flight -> queue ->
+//! upstream -> store) -> respond -> log and count.
+//!
+//! [`read`] holds the read pipeline, [`local`] the gateway's own routes and
+//! [`respond`] how responses are built; this file wires them in order.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use tokio::time::Instant;
+
+use crate::cache::shared::SharedCache;
+use crate::cache::{Cache, CacheKey};
+use crate::config::{ConfigError, Settings};
+use crate::fetch::Fetcher;
+use crate::flight::Flights;
+use crate::health::Readiness;
+use crate::metrics::Metrics;
+use crate::outcome::CacheStatus;
+use crate::queue::{Budget, LocalBudget, Queue};
+use crate::request_id::{RequestIds, X_REQUEST_ID};
+use crate::routes::{self, Routed};
+use crate::secret::ApiKey;
+use crate::upstream::Upstream;
+
+mod local;
+mod read;
+mod respond;
+
+pub use respond::error_response;
+
+/// Every response body is one buffer.
+pub type Body = Full<Bytes>;
+
+/// The answer to one request: at once (a cache hit, a refusal, a local
+/// route), or a boxed future for a request that waits on upstream.
+pub enum Handled {
+    Ready(Option<Response<Body>>),
+    Waiting(Pin<Box<dyn Future<Output = Response<Body>> + Send>>),
+}
+
+impl Future for Handled {
+    type Output = Response<Body>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response<Body>> {
+        match &mut *self {
+            // hyper never polls a finished future again; were it to, it
+            // gets an empty 500 rather than a panic.
+            Handled::Ready(resp) => Poll::Ready(resp.take().unwrap_or_else(|| {
+                let mut r = Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            })),
+            Handled::Waiting(fut) => fut.as_mut().poll(cx),
+        }
+    }
+}
+
+/// What `finish` needs from the request, which is gone by then.
+struct Done {
+    started: Instant,
+    request_id: HeaderValue,
+    access: Option<(http::Method, String)>,
+}
+
+/// The gateway: everything a request needs, shared by all connections.
+pub struct Gateway {
+    settings: Settings,
+    cache: Cache,
+    /// The second level, in Redis (`cache.redis_url`).
+    shared: Option<SharedCache>,
+    flights: Arc<Flights<CacheKey, Arc<read::Outcome>>>,
+    fetcher: Fetcher,
+    key: Arc<ApiKey>,
+    metrics: Arc<Metrics>,
+    readiness: Arc<Readiness>,
+    ids: RequestIds,
+}
+
+impl Gateway {
+    /// Builds the gateway with the local (per-process) budget.
+    ///
+    /// # Errors
+    /// A base URL the client cannot use.
+    pub fn new(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, ConfigError> {
+        let rl = &settings.rate_limit;
+        let budget: Arc<dyn Budget> = Arc::new(LocalBudget::new(
+            rl.requests_per_second.get() as usize,
+            rl.window(),
+        ));
+        Self::with_budget(
+            settings,
+            key,
+            budget,
+            Arc::new(Metrics::new()),
+            Arc::new(Readiness::default()),
+        )
+    }
+
+    /// Builds the gateway with a given budget, metrics and readiness (a shared
+    /// limiter reports through them).
+    ///
+    /// # Errors
+    /// A base URL the client cannot use.
+    pub fn with_budget(
+        settings: Settings,
+        key: Arc<ApiKey>,
+        budget: Arc<dyn Budget>,
+        metrics: Arc<Metrics>,
+        readiness: Arc<Readiness>,
+    ) -> Result<Arc<Gateway>, ConfigError> {
+        let c = &settings.cache;
+        let cache = Cache::new(c.max_bytes, c.ttl, c.negative_ttl, c.stale_if_error);
+        let shared = match &c.redis_url {
+            Some(url) => Some(
+                SharedCache::new(url).map_err(|reason| ConfigError::Invalid {
+                    key: "cache.redis_url",
+                    reason,
+                })?,
+            ),
+            None => None,
+        };
+        let queue = Queue::start(
+            budget,
+            settings.rate_limit.max_wait,
+            Some(metrics.queue_depth.clone()),
+        );
+        let upstream = Upstream::new(
+            &settings.upstream.base_url,
+            Arc::clone(&key),
+            settings.upstream.timeout,
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            key: "upstream.base_url",
+            reason,
+        })?;
+        let fetcher = Fetcher::new(
+            queue,
+            upstream,
+            Arc::clone(&metrics),
+            Arc::clone(&readiness),
+            settings.upstream.max_retries,
+        );
+        Ok(Arc::new(Gateway {
+            settings,
+            cache,
+            shared,
+            flights: Arc::default(),
+            fetcher,
+            key,
+            metrics,
+            readiness,
+            ids: RequestIds::new(),
+        }))
+    }
+
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Serves one downstream request. Never fails: every error is a response.
+    ///
+    /// The request is consumed before this returns: its head shares hyper's
+    /// read buffer, and a request still alive while hyper polls the
+    /// connection for the next one makes hyper allocate a fresh 8 KiB buffer
+    /// for every request. Cache hits, refusals and the local routes are
+    /// answered here, synchronously; only a request that needs upstream
+    /// gets a (boxed) future.
+    pub fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Handled {
+        // One clock read serves the access line's latency and the freshness check.
+        let started = Instant::now();
+        let request_id = self.ids.for_request(req.headers());
+        // What the access line needs, copied only when it will be written.
+        let access = tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO)
+            .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        let done = Done {
+            started,
+            request_id,
+            access,
+        };
+        let routed =
+            routes::check_limits(&req).and_then(|()| routes::route(req.method(), req.uri().path()));
+        let (resp, route, cache) = match routed {
+            Err(refusal) => (error_response(&refusal.into()), "other", CacheStatus::None),
+            Ok(Routed::Local(local)) => {
+                (self.local_route(local), local.as_str(), CacheStatus::None)
+            }
+            Ok(Routed::Api(m)) => match self.fresh(&m.target, m.head, started) {
+                Some(resp) => (resp, m.spec.name(), CacheStatus::Hit),
+                None => {
+                    let key = CacheKey::new(&m.target);
+                    let (head, route) = (m.head, m.spec.name());
+                    drop(req);
+                    let gateway = Arc::clone(self);
+                    return Handled::Waiting(Box::pin(async move {
+                        let (resp, cache, waited) = gateway.read(key, head).await;
+                        gateway.finish(done, resp, route, cache, waited)
+                    }));
+                }
+            },
+        };
+        Handled::Ready(Some(self.finish(done, resp, route, cache, None)))
+    }
+
+    /// Metrics, the access line and `X-Request-Id`: the last step of every request.
+    fn finish(
+        &self,
+        done: Done,
+        mut resp: Response<Body>,
+        route: &'static str,
+        cache: CacheStatus,
+        waited: Option<Duration>,
+    ) -> Response<Body> {
+        let status = resp.status().as_u16();
+        self.metrics.request(route, status, cache.as_str());
+        if let Some((method, path)) = &done.access {
+            tracing::info!(
+                target: "altur_gateway::access",
+                method = %method,
+                path = path.as_str(),
+                status,
+                cache = cache.as_str(),
+                upstream_wait_ms = waited.map(|w| w.as_millis() as u64),
+                latency_us = done.started.elapsed().as_micros() as u64,
+                request_id = done.request_id.to_str().unwrap_or("-"),
+                "request"
+            );
+        }
+        resp.headers_mut().insert(X_REQUEST_ID, done.request_id);
+        resp
+    }
+}

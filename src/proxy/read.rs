@@ -1,0 +1,306 @@
+//! The read pipeline: fresh entry -> single flight -> shared cache (and the
+//! fleet's fetch lock) -> queue -> upstream -> store -> respond, or stale.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Response, StatusCode};
+use tokio::time::Instant;
+
+use super::respond::{entry_response, error_with_status};
+use super::{Body, Gateway};
+use crate::cache::shared::{FetchLock, LOCK_TTL, LockAttempt, SharedCache, SharedLookup};
+use crate::cache::{CacheKey, Entry, Lookup};
+use crate::error::{GatewayError, UpstreamError};
+use crate::fetch::Fetch;
+use crate::flight::Leader;
+use crate::outcome::CacheStatus;
+
+/// What one upstream fetch produced, shared by every caller of the flight.
+#[derive(Debug)]
+pub(super) enum Outcome {
+    /// An upstream answer, relayed as it came.
+    Response {
+        entry: Arc<Entry>,
+        stored: bool,
+        /// Taken from the shared cache, not from upstream.
+        shared: bool,
+        waited: Duration,
+    },
+    /// No usable answer.
+    Failed {
+        error: UpstreamError,
+        waited: Duration,
+    },
+}
+
+/// What the shared cache said about a key, for the flight's leader.
+enum Claim {
+    /// Another replica stored it: no fetch.
+    Hit(Arc<Entry>),
+    /// Fetch it, holding the fleet's lock when Redis could give one.
+    Fetch(Option<FetchLock>),
+    /// Every caller left while waiting on another replica's fetch.
+    Abandoned,
+}
+
+impl Gateway {
+    /// The response for a cache entry fresh at `now`, if there is one.
+    pub(super) fn fresh(&self, key: &str, head: bool, now: Instant) -> Option<Response<Body>> {
+        match self.cache.lookup(key, now) {
+            Lookup::Fresh(entry) => Some(entry_response(
+                &entry,
+                CacheStatus::Hit,
+                Some(entry.age_secs(now)),
+                head,
+            )),
+            _ => None,
+        }
+    }
+
+    /// A read that missed the fresh cache: joins or leads the key's flight,
+    /// and answers with what it brought, or with a stale entry if it failed.
+    pub(super) async fn read(
+        self: &Arc<Self>,
+        key: CacheKey,
+        head: bool,
+    ) -> (Response<Body>, CacheStatus, Option<Duration>) {
+        // Another request may have stored it since `handle` looked.
+        if let Some(resp) = self.fresh(key.as_str(), head, Instant::now()) {
+            return (resp, CacheStatus::Hit, None);
+        }
+
+        let (ticket, leader) = self.flights.join(key.clone());
+        if let Some(leader) = leader {
+            let gateway = Arc::clone(self);
+            let key = key.clone();
+            tokio::spawn(async move { gateway.lead(key, leader).await });
+        }
+        let collapsed = !ticket.leader;
+        let outcome = ticket.wait().await.unwrap_or_else(|| {
+            Arc::new(Outcome::Failed {
+                error: UpstreamError::Unavailable("fetch ended without a result".into()),
+                waited: Duration::ZERO,
+            })
+        });
+
+        let (failed_status, waited) = match &*outcome {
+            Outcome::Response { entry, waited, .. } if entry.status.is_server_error() => {
+                (Some(entry.status.as_u16()), *waited)
+            }
+            Outcome::Response { waited, .. } => (None, *waited),
+            Outcome::Failed { error, waited } => (
+                Some(GatewayError::from(error.clone()).status().as_u16()),
+                *waited,
+            ),
+        };
+        if let Some(fwd_status) = failed_status
+            && let Some(stale) = self.stale_entry(key.as_str())
+        {
+            self.metrics.stale_served.inc();
+            let status = CacheStatus::Stale { fwd_status };
+            let age = stale.age_secs(Instant::now());
+            return (
+                entry_response(&stale, status, Some(age), head),
+                status,
+                Some(waited),
+            );
+        }
+
+        match &*outcome {
+            Outcome::Response {
+                entry,
+                stored,
+                shared,
+                ..
+            } => {
+                let status = if collapsed {
+                    CacheStatus::Collapsed
+                } else if *shared {
+                    CacheStatus::SharedHit
+                } else {
+                    CacheStatus::Miss { stored: *stored }
+                };
+                let age = stored.then(|| entry.age_secs(Instant::now()));
+                (
+                    entry_response(entry, status, age, head),
+                    status,
+                    Some(waited),
+                )
+            }
+            Outcome::Failed { error, .. } => {
+                let status = match error {
+                    UpstreamError::Busy(_) => CacheStatus::Refused,
+                    _ if collapsed => CacheStatus::Collapsed,
+                    _ => CacheStatus::Miss { stored: false },
+                };
+                let resp = error_with_status(&error.clone().into(), status);
+                (resp, status, Some(waited))
+            }
+        }
+    }
+
+    /// A 200 entry still within its stale-if-error window (or fresh again,
+    /// if another flight just stored one).
+    fn stale_entry(&self, key: &str) -> Option<Arc<Entry>> {
+        match self.cache.lookup(key, Instant::now()) {
+            Lookup::Fresh(e) | Lookup::Stale(e) if e.status == StatusCode::OK => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The leader task of a flight: consults the shared cache (taking the
+    /// fleet's fetch lock for the key), else waits in the queue (giving the
+    /// place back if every caller leaves), fetches with retries, stores,
+    /// publishes, and shares what it stored.
+    async fn lead(self: Arc<Self>, key: CacheKey, leader: Leader<CacheKey, Arc<Outcome>>) {
+        // A flight for this key may have finished between our lookup and join.
+        if let Lookup::Fresh(entry) = self.cache.lookup(key.as_str(), Instant::now()) {
+            leader.finish(Arc::new(Outcome::Response {
+                entry,
+                stored: true,
+                shared: false,
+                waited: Duration::ZERO,
+            }));
+            return;
+        }
+        let Some(shared) = &self.shared else {
+            if let Some(outcome) = self.fetch_and_store(&key, &leader).await {
+                leader.finish(Arc::new(outcome));
+            }
+            return;
+        };
+        let lock = match self.claim(shared, &key, &leader).await {
+            Claim::Hit(entry) => {
+                leader.finish(Arc::new(Outcome::Response {
+                    entry,
+                    stored: true,
+                    shared: true,
+                    waited: Duration::ZERO,
+                }));
+                return;
+            }
+            Claim::Abandoned => return,
+            Claim::Fetch(lock) => lock,
+        };
+        let outcome = match &lock {
+            Some(lock) => {
+                // Keep the lock while queueing and fetching; the holder may
+                // wait up to max_wait in the queue, far past LOCK_TTL.
+                let keep = async {
+                    loop {
+                        tokio::time::sleep(LOCK_TTL / 3).await;
+                        shared.extend(lock).await;
+                    }
+                };
+                tokio::select! {
+                    o = self.fetch_and_store(&key, &leader) => o,
+                    () = keep => None,
+                }
+            }
+            None => self.fetch_and_store(&key, &leader).await,
+        };
+        let to_share = match &outcome {
+            Some(Outcome::Response {
+                entry,
+                stored: true,
+                ..
+            }) => Some(Arc::clone(entry)),
+            _ => None,
+        };
+        if let Some(outcome) = outcome {
+            leader.finish(Arc::new(outcome));
+        }
+        // Written before the lock goes, so a replica waiting on it finds the entry.
+        if let Some(entry) = to_share {
+            shared.put(&key, &entry).await;
+        }
+        if let Some(lock) = lock {
+            shared.unlock(lock).await;
+        }
+    }
+
+    /// Looks in the shared cache; on a miss takes the fleet's fetch lock for
+    /// `key`, or, while another replica holds it, polls for what it stores.
+    async fn claim(
+        &self,
+        shared: &SharedCache,
+        key: &CacheKey,
+        leader: &Leader<CacheKey, Arc<Outcome>>,
+    ) -> Claim {
+        let s = &self.settings;
+        // The holder extends its lock while it works; this bounds a wait on a
+        // holder that is alive but stuck.
+        let deadline = Instant::now()
+            + s.rate_limit.max_wait
+            + s.upstream.timeout * (s.upstream.max_retries + 1)
+            + LOCK_TTL;
+        let mut backoff = Duration::from_millis(5);
+        let mut kept_stale = false;
+        loop {
+            match shared.get(key).await {
+                SharedLookup::Fresh(e) => return Claim::Hit(self.cache.insert(key, Arc::new(e))),
+                // Kept for stale-if-error, in case our own fetch fails.
+                SharedLookup::Stale(e) if !kept_stale => {
+                    kept_stale = true;
+                    self.cache.insert(key, Arc::new(e));
+                }
+                _ => {}
+            }
+            match shared.try_lock(key).await {
+                LockAttempt::Acquired(lock) => {
+                    // The previous holder may have stored and unlocked just
+                    // after our look.
+                    if let SharedLookup::Fresh(e) = shared.get(key).await {
+                        shared.unlock(lock).await;
+                        return Claim::Hit(self.cache.insert(key, Arc::new(e)));
+                    }
+                    return Claim::Fetch(Some(lock));
+                }
+                LockAttempt::Unavailable => return Claim::Fetch(None),
+                LockAttempt::Held => {}
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    path = key.as_str(),
+                    "fetch lock held too long: fetching anyway"
+                );
+                return Claim::Fetch(None);
+            }
+            tokio::select! {
+                () = tokio::time::sleep(backoff) => {}
+                () = leader.abandoned() => return Claim::Abandoned,
+            }
+            backoff = (backoff * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Fetches through the queue and applies the cache policy to the answer.
+    /// `None` when every caller left before the request could start.
+    async fn fetch_and_store(
+        &self,
+        key: &CacheKey,
+        leader: &Leader<CacheKey, Arc<Outcome>>,
+    ) -> Option<Outcome> {
+        Some(
+            match self.fetcher.fetch(key.as_str(), leader.abandoned()).await? {
+                Fetch::Answer { fetched: f, waited } => {
+                    let status = f.status;
+                    let (entry, not_stored) =
+                        self.cache
+                            .store(key, f.status, f.content_type, f.body, f.no_store);
+                    if let Some(why) = not_stored {
+                        tracing::debug!(path = key.as_str(), status = status.as_u16(), reason = ?why, "not stored");
+                    }
+                    Outcome::Response {
+                        entry,
+                        stored: not_stored.is_none(),
+                        shared: false,
+                        waited,
+                    }
+                }
+                Fetch::Failed { error, waited } => Outcome::Failed { error, waited },
+            },
+        )
+    }
+}
