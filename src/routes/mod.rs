@@ -4,6 +4,8 @@
 //! resolving of `.`/`..`, so nothing but the routes below can ever reach
 //! upstream with the key.
 
+pub mod params;
+
 use http::Method;
 
 use crate::error::Refusal;
