@@ -5,6 +5,7 @@
 //! upstream with the key.
 
 pub mod params;
+pub mod query;
 
 use http::Method;
 
