@@ -11,9 +11,12 @@ use http::{Method, Request};
 
 use crate::error::Refusal;
 
+pub mod params;
+pub mod query;
 pub mod table;
 
 pub use table::{Kind, ROUTES, RouteId, RouteSpec};
+use params::digits_i64;
 use table::{Param, Seg};
 
 /// The longest request target served; longer ones get 414 `uri_too_long`.
@@ -190,14 +193,6 @@ fn canonical_target<'a>(
         }
     }
     Ok(Cow::Owned(out))
-}
-
-/// ASCII digits only, fitting an i64.
-fn digits_i64(s: &str) -> Option<i64> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    s.parse().ok()
 }
 
 fn itoa(v: i64) -> String {
