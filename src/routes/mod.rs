@@ -15,8 +15,8 @@ pub mod params;
 pub mod query;
 pub mod table;
 
-pub use table::{Kind, ROUTES, RouteId, RouteSpec};
 use params::digits_i64;
+pub use table::{Kind, ROUTES, RouteId, RouteSpec};
 use table::{Param, Seg};
 
 /// The longest request target served; longer ones get 414 `uri_too_long`.

@@ -1,0 +1,4 @@
+//! The canonicaliser against the SPEC's rules: unit tests and properties.
+
+mod props;
+mod rules;
