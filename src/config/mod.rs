@@ -1,0 +1,221 @@
+//! Settings: compiled defaults -> TOML file -> environment, validated into typed values.
+//!
+//! The compiled defaults are `config/default.toml` itself (`include_str!`), so the
+//! documented defaults and the real ones cannot drift apart. Everything is
+//! validated here, before the listener is bound, and every error names its key.
+//!
+//! [`raw`] is the file's shape (serde, `deny_unknown_fields`), [`validate`]
+//! turns it into the typed [`Settings`] below.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod raw;
+mod validate;
+
+pub use raw::*;
+
+/// The repository's `config/default.toml`: every key with its default.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Prefix of the environment variables that override settings
+/// (`ALTUR_GATEWAY__CACHE__TTL_SECONDS`). The double underscore keeps out
+/// `ALTUR_GATEWAY_SERVICE_HOST`, which Kubernetes injects for a Service of that name.
+const ENV_PREFIX: &str = "ALTUR_GATEWAY";
+
+/// Every key a user may set. Anything else is an error naming the key.
+const KNOWN_KEYS: &[&str] = &[
+    "listen",
+    "upstream.base_url",
+    "upstream.api_key_file",
+    "upstream.timeout_ms",
+    "upstream.max_retries",
+    "rate_limit.requests_per_second",
+    "rate_limit.margin_ms",
+    "rate_limit.max_wait_ms",
+    "rate_limit.backend",
+    "rate_limit.redis_url",
+    "rate_limit.fallback_requests_per_second",
+    "cache.ttl_seconds",
+    "cache.negative_ttl_seconds",
+    "cache.stale_if_error_seconds",
+    "cache.max_bytes",
+    "cache.redis_url",
+    "log.format",
+];
+
+/// A configuration problem; the message names the key and is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("unknown configuration key `{0}`")]
+    UnknownKey(String),
+    #[error("invalid value for `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error("{0}")]
+    Load(String),
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// Validated settings, in the types the gateway uses.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub upstream: UpstreamSettings,
+    pub rate_limit: RateLimitSettings,
+    pub cache: CacheSettings,
+    pub log: LogFormat,
+    /// What the user wrote, for `check-config`.
+    pub raw: RawSettings,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpstreamSettings {
+    /// Base URL without a trailing slash, e.g. `https://api.altur.io/api/v1.0`.
+    pub base_url: String,
+    pub api_key_file: Option<PathBuf>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Local,
+    Redis,
+}
+
+#[derive(Debug, Clone)]
+pub struct RateLimitSettings {
+    pub requests_per_second: NonZeroU32,
+    pub margin: Duration,
+    pub max_wait: Duration,
+    pub backend: Backend,
+    pub redis_url: Option<String>,
+    pub fallback_requests_per_second: NonZeroU32,
+}
+
+impl RateLimitSettings {
+    /// The sliding window the limit applies to: one second plus the margin.
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(1) + self.margin
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheSettings {
+    pub ttl: Duration,
+    pub negative_ttl: Duration,
+    pub stale_if_error: Duration,
+    pub max_bytes: u64,
+    pub redis_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (if any), then `ALTUR_GATEWAY__*` variables
+    /// from the process environment, and validates the result.
+    ///
+    /// # Errors
+    /// A one-line [`ConfigError`] naming the offending key.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// As [`Settings::load`], with the environment given explicitly (for tests).
+    ///
+    /// # Errors
+    /// A one-line [`ConfigError`] naming the offending key.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        use config::{Config, Environment, File, FileFormat};
+
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .collect();
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(ConfigError::Load(format!(
+                    "configuration file {} does not exist or is not a file",
+                    path.display()
+                )));
+            }
+            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        }
+        let builder = builder.add_source(
+            Environment::with_prefix(ENV_PREFIX)
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        let merged = builder
+            .build()
+            .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
+
+        check_known_keys(&merged)?;
+        let raw: RawSettings = merged
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
+        raw.validate()
+    }
+
+    /// The effective configuration as TOML (the secret is never part of it).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(&self.raw).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn check_known_keys(merged: &config::Config) -> Result<(), ConfigError> {
+    let table = merged
+        .clone()
+        .try_deserialize::<config::Map<String, config::Value>>()
+        .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
+    for (section, value) in table {
+        match value.into_table() {
+            Ok(inner) if section != "listen" => {
+                for key in inner.keys() {
+                    let path = format!("{section}.{key}");
+                    if !KNOWN_KEYS.contains(&path.as_str()) {
+                        return Err(ConfigError::UnknownKey(path));
+                    }
+                }
+                if !KNOWN_KEYS
+                    .iter()
+                    .any(|k| k.starts_with(&format!("{section}.")))
+                {
+                    return Err(ConfigError::UnknownKey(section));
+                }
+            }
+            _ => {
+                if !KNOWN_KEYS.contains(&section.as_str()) {
+                    return Err(ConfigError::UnknownKey(section));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

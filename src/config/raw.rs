@@ -1,0 +1,54 @@
+//! The configuration as written by the user (serde), before validation.
+
+use serde::{Deserialize, Serialize};
+
+/// The settings as written by the user, before validation. Serialized back by
+/// `check-config`; it never holds the secret.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    pub listen: String,
+    pub upstream: RawUpstream,
+    pub rate_limit: RawRateLimit,
+    pub cache: RawCache,
+    pub log: RawLog,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub base_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_file: Option<String>,
+    pub timeout_ms: u64,
+    pub max_retries: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRateLimit {
+    pub requests_per_second: u32,
+    pub margin_ms: u64,
+    pub max_wait_ms: u64,
+    pub backend: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    pub fallback_requests_per_second: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCache {
+    pub ttl_seconds: u64,
+    pub negative_ttl_seconds: u64,
+    pub stale_if_error_seconds: u64,
+    pub max_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLog {
+    pub format: String,
+}

@@ -1,0 +1,139 @@
+//! Layering, defaults and validation, through `Settings::load_from`.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_match_the_spec() {
+    let s = Settings::load_from(None, env(&[])).expect("defaults are valid");
+    assert_eq!(s.listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(s.upstream.base_url, "https://api.altur.io/api/v1.0");
+    assert_eq!(s.upstream.timeout, Duration::from_secs(10));
+    assert_eq!(s.upstream.max_retries, 2);
+    assert_eq!(s.rate_limit.requests_per_second.get(), 12);
+    assert_eq!(s.rate_limit.window(), Duration::from_millis(1020));
+    assert_eq!(s.rate_limit.max_wait, Duration::from_secs(10));
+    assert_eq!(s.rate_limit.backend, Backend::Local);
+    assert_eq!(s.rate_limit.fallback_requests_per_second.get(), 4);
+    assert_eq!(s.cache.ttl, Duration::from_secs(30));
+    assert_eq!(s.cache.negative_ttl, Duration::from_secs(5));
+    assert_eq!(s.cache.stale_if_error, Duration::from_secs(300));
+    assert_eq!(s.cache.max_bytes, 268_435_456);
+    assert_eq!(s.log, LogFormat::Text);
+}
+
+#[test]
+fn environment_overrides_nested_keys() {
+    let s = Settings::load_from(
+        None,
+        env(&[
+            (
+                "ALTUR_GATEWAY__UPSTREAM__BASE_URL",
+                "http://127.0.0.1:9/api/v1.0/",
+            ),
+            ("ALTUR_GATEWAY__CACHE__TTL_SECONDS", "7"),
+            ("ALTUR_GATEWAY__RATE_LIMIT__REQUESTS_PER_SECOND", "3"),
+            ("ALTUR_GATEWAY__LISTEN", "127.0.0.1:0"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(s.upstream.base_url, "http://127.0.0.1:9/api/v1.0");
+    assert_eq!(s.cache.ttl, Duration::from_secs(7));
+    assert_eq!(s.rate_limit.requests_per_second.get(), 3);
+    assert_eq!(s.listen.port(), 0);
+}
+
+#[test]
+fn kubernetes_service_variables_do_not_break_start_up() {
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("ALTUR_GATEWAY_SERVICE_HOST", "10.0.0.1"),
+            ("ALTUR_GATEWAY_SERVICE_PORT", "80"),
+            ("ALTUR_GATEWAY_PORT", "tcp://10.0.0.1:80"),
+            ("ALTUR_GATEWAY_PORT_80_TCP_ADDR", "10.0.0.1"),
+            (
+                "ALTUR_GATEWAY_CONFIG",
+                "/nonexistent-is-read-by-main-not-here",
+            ),
+        ]),
+    );
+    assert!(s.is_ok(), "{:?}", s.err());
+}
+
+fn err_of(pairs: &[(&str, &str)]) -> String {
+    Settings::load_from(None, env(pairs))
+        .expect_err("must be rejected")
+        .to_string()
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "ALTUR_GATEWAY__RATE_LIMIT__REQUESTS_PER_SECOND",
+            "0",
+            "rate_limit.requests_per_second",
+        ),
+        (
+            "ALTUR_GATEWAY__RATE_LIMIT__REQUESTS_PER_SECOND",
+            "abc",
+            "requests_per_second",
+        ),
+        (
+            "ALTUR_GATEWAY__UPSTREAM__BASE_URL",
+            "not a url",
+            "upstream.base_url",
+        ),
+        (
+            "ALTUR_GATEWAY__UPSTREAM__BASE_URL",
+            "ftp://x/y",
+            "upstream.base_url",
+        ),
+        ("ALTUR_GATEWAY__CACHE__TTL_SECONDS", "ten", "ttl_seconds"),
+        ("ALTUR_GATEWAY__LISTEN", "nowhere", "listen"),
+        ("ALTUR_GATEWAY__LOG__FORMAT", "xml", "log.format"),
+        (
+            "ALTUR_GATEWAY__RATE_LIMIT__BACKEND",
+            "redis",
+            "rate_limit.redis_url",
+        ),
+        ("ALTUR_GATEWAY__CACHE__BOGUS", "1", "cache.bogus"),
+        ("ALTUR_GATEWAY__NOPE", "1", "nope"),
+    ];
+    for (k, v, needle) in cases {
+        let e = err_of(&[(k, v)]);
+        assert!(e.contains(needle), "{k}={v}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}
+
+#[test]
+fn file_layer_sits_between_defaults_and_environment() {
+    let dir = std::env::temp_dir().join(format!("altur-cfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let path = dir.join("c.toml");
+    std::fs::write(
+        &path,
+        "[cache]\nttl_seconds = 11\nnegative_ttl_seconds = 2\n",
+    )
+    .expect("write");
+    let s = Settings::load_from(
+        Some(&path),
+        env(&[("ALTUR_GATEWAY__CACHE__TTL_SECONDS", "12")]),
+    )
+    .expect("valid");
+    assert_eq!(s.cache.ttl, Duration::from_secs(12));
+    assert_eq!(s.cache.negative_ttl, Duration::from_secs(2));
+
+    std::fs::write(&path, "[cache]\nttl_secs = 11\n").expect("write");
+    let e = Settings::load_from(Some(&path), env(&[])).expect_err("unknown key");
+    assert!(e.to_string().contains("cache.ttl_secs"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
