@@ -1,6 +1,7 @@
 //! The gateway's own errors, each knowing which side caused it, and the one
 //! place they become a status code and a JSON body.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -15,6 +16,9 @@ pub enum Refusal {
     MethodNotAllowed(String),
     #[error("campaign id must be digits that fit in a signed 64-bit integer")]
     InvalidCampaignId,
+    /// Another path or query parameter; holds its name, safe to echo.
+    #[error("invalid parameter `{0}`")]
+    InvalidParameter(String),
     #[error("request target longer than 8 KiB")]
     UriTooLong,
     #[error("request headers larger than 32 KiB")]
@@ -64,7 +68,18 @@ impl From<UpstreamError> for GatewayError {
 
 impl GatewayError {
     /// Status, `snake_case` code and one-sentence message: the SPEC's error table.
-    pub fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+    pub fn parts(&self) -> (StatusCode, &'static str, Cow<'static, str>) {
+        let (status, code, message) = self.static_parts();
+        let message = match self {
+            GatewayError::Downstream(Refusal::InvalidParameter(name)) => {
+                Cow::Owned(format!("The parameter `{name}` is missing or invalid."))
+            }
+            _ => Cow::Borrowed(message),
+        };
+        (status, code, message)
+    }
+
+    fn static_parts(&self) -> (StatusCode, &'static str, &'static str) {
         use GatewayError::*;
         match self {
             Downstream(Refusal::NotFound) => (StatusCode::NOT_FOUND, "not_found", "No such route."),
@@ -77,6 +92,11 @@ impl GatewayError {
                 StatusCode::BAD_REQUEST,
                 "invalid_campaign_id",
                 "The campaign id must be digits that fit in a signed 64-bit integer.",
+            ),
+            Downstream(Refusal::InvalidParameter(_)) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "A parameter is missing or invalid.",
             ),
             Downstream(Refusal::UriTooLong) => (
                 StatusCode::URI_TOO_LONG,
@@ -112,11 +132,11 @@ impl GatewayError {
     }
 
     pub fn status(&self) -> StatusCode {
-        self.parts().0
+        self.static_parts().0
     }
 
     pub fn code(&self) -> &'static str {
-        self.parts().1
+        self.static_parts().1
     }
 
     /// The JSON body: `{"success": false, "error": {"code", "message"}}`.
@@ -147,6 +167,18 @@ impl GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invalid_parameter_is_named_in_a_json_safe_message() {
+        let e = GatewayError::from(Refusal::InvalidParameter("st\"atus".into()));
+        assert_eq!(e.status(), StatusCode::BAD_REQUEST);
+        let v: serde_json::Value = serde_json::from_slice(&e.body()).expect("json");
+        assert_eq!(v["error"]["code"], "invalid_parameter");
+        assert_eq!(
+            v["error"]["message"],
+            "The parameter `st\"atus` is missing or invalid."
+        );
+    }
 
     #[test]
     fn body_shape() {

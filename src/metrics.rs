@@ -10,6 +10,9 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::outcome::{CacheStatus, RouteLabel};
+use crate::routes::RouteId;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub route: &'static str,
@@ -27,8 +30,9 @@ pub struct UpstreamLabels {
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
-    /// `requests{route="campaign",status="200",cache="hit"}`, resolved once.
-    pub hits_ok: Counter,
+    /// `requests{route=<read route>,status="200",cache="hit"}`, resolved
+    /// once per route, indexed by `RouteId as usize`: a hit costs one atomic add.
+    hits_ok: Vec<Counter>,
     pub upstream_requests: Family<UpstreamLabels, Counter>,
     pub upstream_duration: Histogram,
     pub queue_wait: Histogram,
@@ -56,13 +60,18 @@ impl Metrics {
             "Downstream requests by route, status and cache outcome",
             requests.clone(),
         );
-        let hits_ok = requests
-            .get_or_create(&RequestLabels {
-                route: "campaign",
-                status: 200,
-                cache: "hit",
+        let hits_ok = RouteId::ALL
+            .iter()
+            .map(|r| {
+                requests
+                    .get_or_create(&RequestLabels {
+                        route: r.as_str(),
+                        status: 200,
+                        cache: CacheStatus::Hit.as_str(),
+                    })
+                    .clone()
             })
-            .clone();
+            .collect();
         let upstream_requests = Family::<UpstreamLabels, Counter>::default();
         registry.register(
             "upstream_requests",
@@ -143,18 +152,20 @@ impl Metrics {
         }
     }
 
-    pub fn request(&self, route: &'static str, status: u16, cache: &'static str) {
-        if route == "campaign" && status == 200 && cache == "hit" {
-            self.hits_ok.inc();
-        } else {
-            self.requests
-                .get_or_create(&RequestLabels {
-                    route,
-                    status,
-                    cache,
-                })
-                .inc();
+    pub fn request(&self, route: RouteLabel, status: u16, cache: CacheStatus) {
+        if let (RouteLabel::Api(r), 200, CacheStatus::Hit) = (route, status, cache)
+            && let Some(c) = self.hits_ok.get(r as usize)
+        {
+            c.inc();
+            return;
         }
+        self.requests
+            .get_or_create(&RequestLabels {
+                route: route.as_str(),
+                status,
+                cache: cache.as_str(),
+            })
+            .inc();
     }
 
     pub fn upstream(&self, status: &str) {

@@ -3,6 +3,27 @@
 
 use http::HeaderValue;
 
+use crate::routes::{Local, RouteId};
+
+/// The `route` of the log line and metric label: a name from the route
+/// table, a local route, or `other` for a request no route took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteLabel {
+    Api(RouteId),
+    Local(Local),
+    Other,
+}
+
+impl RouteLabel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RouteLabel::Api(r) => r.as_str(),
+            RouteLabel::Local(l) => l.as_str(),
+            RouteLabel::Other => "other",
+        }
+    }
+}
+
 /// How a read was served: the `Cache-Status` header (RFC 9211), the `cache`
 /// log field and metric label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,9 +12,11 @@ use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 
 pub mod key;
+pub mod policy;
 pub mod shared;
 
 pub use key::CacheKey;
+pub use policy::{NoStore, Policy};
 
 /// What upstream answered, as far as the gateway keeps it.
 #[derive(Debug, Clone)]
@@ -57,21 +59,9 @@ pub enum Lookup {
     Miss,
 }
 
-/// Why a response was not stored (for logs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NoStore {
-    Status,
-    NotJson,
-    NoStoreDirective,
-    ZeroTtl,
-}
-
 #[derive(Clone)]
 pub struct Cache {
     inner: moka::sync::Cache<CacheKey, Arc<Entry>>,
-    ttl: Duration,
-    negative_ttl: Duration,
-    stale_if_error: Duration,
 }
 
 struct ExpireAfterStale;
@@ -105,23 +95,13 @@ fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
 }
 
 impl Cache {
-    pub fn new(
-        max_bytes: u64,
-        ttl: Duration,
-        negative_ttl: Duration,
-        stale_if_error: Duration,
-    ) -> Cache {
+    pub fn new(max_bytes: u64) -> Cache {
         let inner = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(weight)
             .expire_after(ExpireAfterStale)
             .build();
-        Cache {
-            inner,
-            ttl,
-            negative_ttl,
-            stale_if_error,
-        }
+        Cache { inner }
     }
 
     /// The entry for `key`, judged at `now`.
@@ -133,35 +113,28 @@ impl Cache {
         }
     }
 
-    /// Applies the cache policy to an upstream answer and stores it if allowed.
-    /// Returns the entry to relay, and why it was not stored (`None`: stored).
+    /// Applies the route's policy to an upstream answer and stores it if
+    /// allowed. Returns the entry to relay, and why it was not stored
+    /// (`None`: stored).
     pub fn store(
         &self,
         key: &CacheKey,
+        policy: &Policy,
         status: StatusCode,
         content_type: Option<HeaderValue>,
         body: Bytes,
         no_store: bool,
     ) -> (Arc<Entry>, Option<NoStore>) {
         let now = Instant::now();
-        let transient = |why, ct, body| (Arc::new(Entry::transient(status, ct, body)), Some(why));
-        if no_store {
-            return transient(NoStore::NoStoreDirective, content_type, body);
-        }
-        let (ttl, stale) = match status {
-            StatusCode::OK => {
-                if serde_json::from_slice::<serde::de::IgnoredAny>(&body).is_err() {
-                    return transient(NoStore::NotJson, content_type, body);
-                }
-                (self.ttl, self.stale_if_error)
+        let (ttl, stale) = match policy.lifetime(status, &body, no_store) {
+            Ok(l) => l,
+            Err(why) => {
+                return (
+                    Arc::new(Entry::transient(status, content_type, body)),
+                    Some(why),
+                );
             }
-            // A stored 404 is never served stale: stale answers are 200s.
-            StatusCode::NOT_FOUND => (self.negative_ttl, Duration::ZERO),
-            _ => return transient(NoStore::Status, content_type, body),
         };
-        if ttl.is_zero() && stale.is_zero() {
-            return transient(NoStore::ZeroTtl, content_type, body);
-        }
         // Own copies: the body and header arrive as slices of the upstream
         // connection's read buffer, and a slice keeps that whole buffer
         // (kilobytes) alive for as long as the entry is cached.
@@ -209,14 +182,16 @@ mod tests {
         buffer.resize(8192, b' ');
         let buffer = Bytes::from(buffer);
         let body = buffer.slice(..json.len());
-        let cache = Cache::new(
-            1 << 20,
-            Duration::from_secs(30),
-            Duration::from_secs(5),
-            Duration::from_secs(300),
-        );
+        let cache = Cache::new(1 << 20);
+        let policy = Policy {
+            store: true,
+            ttl: Duration::from_secs(30),
+            negative_ttl: Duration::from_secs(5),
+            stale_if_error: Duration::from_secs(300),
+        };
         let (entry, why) = cache.store(
             &CacheKey::new("/campaigns/7"),
+            &policy,
             StatusCode::OK,
             Some(HeaderValue::from_static("application/json")),
             body,

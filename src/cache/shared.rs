@@ -314,7 +314,7 @@ mod tests {
     use super::*;
 
     fn key_for(path: &str) -> CacheKey {
-        match crate::routes::route(&http::Method::GET, path) {
+        match crate::routes::route_target(&http::Method::GET, path, None) {
             Ok(crate::routes::Routed::Api(m)) => CacheKey::new(&m.target),
             other => panic!("{path}: {other:?}"),
         }

@@ -15,6 +15,8 @@ use std::time::Duration;
 mod raw;
 mod validate;
 
+use crate::routes::RouteId;
+
 pub use raw::*;
 
 /// The repository's `config/default.toml`: every key with its default.
@@ -43,6 +45,7 @@ const KNOWN_KEYS: &[&str] = &[
     "cache.stale_if_error_seconds",
     "cache.max_bytes",
     "cache.redis_url",
+    "cache.routes",
     "log.format",
 ];
 
@@ -53,6 +56,9 @@ pub enum ConfigError {
     UnknownKey(String),
     #[error("invalid value for `{key}`: {reason}")]
     Invalid { key: &'static str, reason: String },
+    /// As `Invalid`, for a key whose name is built (`cache.routes.<route>.*`).
+    #[error("invalid value for `{key}`: {reason}")]
+    InvalidAt { key: String, reason: String },
     #[error("{0}")]
     Load(String),
 }
@@ -110,6 +116,8 @@ impl RateLimitSettings {
 
 #[derive(Debug, Clone)]
 pub struct CacheSettings {
+    /// Freshness of each read route, indexed by `RouteId as usize`.
+    pub routes: [RouteFreshness; RouteId::COUNT],
     pub ttl: Duration,
     pub negative_ttl: Duration,
     pub stale_if_error: Duration,
@@ -121,6 +129,21 @@ pub struct CacheSettings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// How long a read route's answers stay fresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteFreshness {
+    /// A stored 200.
+    pub ttl: Duration,
+    /// A stored 404.
+    pub negative_ttl: Duration,
+}
+
+impl CacheSettings {
+    pub fn freshness(&self, route: RouteId) -> RouteFreshness {
+        self.routes[route as usize]
+    }
 }
 
 impl Settings {

@@ -137,3 +137,77 @@ fn file_layer_sits_between_defaults_and_environment() {
     assert!(e.to_string().contains("cache.ttl_secs"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn route_freshness_follows_the_spec_table_and_its_overrides() {
+    use crate::routes::RouteId::*;
+    let s = Settings::load_from(None, env(&[])).expect("defaults");
+    let f = |r| {
+        let f = s.cache.freshness(r);
+        (f.ttl.as_secs(), f.negative_ttl.as_secs())
+    };
+    assert_eq!(f(Campaign), (30, 5));
+    assert_eq!(f(Contact), (30, 5));
+    for r in [CampaignList, ContactList, CallList, Call] {
+        assert_eq!(f(r), (10, 5), "{r:?}");
+    }
+    assert_eq!(f(Thread), (5, 5));
+    assert_eq!(f(Messages), (5, 5));
+    assert_eq!(f(Enduser), (60, 5));
+
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("ALTUR_GATEWAY__CACHE__ROUTES__CALL_LIST__TTL_SECONDS", "7"),
+            ("ALTUR_GATEWAY__CACHE__TTL_SECONDS", "40"),
+            (
+                "ALTUR_GATEWAY__CACHE__ROUTES__ENDUSER__NEGATIVE_TTL_SECONDS",
+                "1",
+            ),
+        ]),
+    )
+    .expect("valid");
+    let call_list = s.cache.freshness(CallList);
+    assert_eq!(
+        (call_list.ttl.as_secs(), call_list.negative_ttl.as_secs()),
+        (7, 5)
+    );
+    assert_eq!(s.cache.freshness(Campaign).ttl.as_secs(), 40, "global");
+    assert_eq!(s.cache.freshness(Enduser).negative_ttl.as_secs(), 1);
+    assert!(
+        s.to_toml().contains("[cache.routes.call_list]"),
+        "{}",
+        s.to_toml()
+    );
+}
+
+#[test]
+fn a_bad_route_entry_names_its_key() {
+    for (k, v, needle) in [
+        (
+            "ALTUR_GATEWAY__CACHE__ROUTES__CALLS__TTL_SECONDS",
+            "7",
+            "cache.routes.calls",
+        ),
+        (
+            "ALTUR_GATEWAY__CACHE__ROUTES__RECORDING__TTL_SECONDS",
+            "7",
+            "cache.routes.recording",
+        ),
+        (
+            "ALTUR_GATEWAY__CACHE__ROUTES__CALL__TTL_SECONDS",
+            "99999999999",
+            "cache.routes.call.ttl_seconds",
+        ),
+        (
+            "ALTUR_GATEWAY__CACHE__TTL_SECONDS",
+            "99999999999",
+            "cache.ttl_seconds",
+        ),
+        ("ALTUR_GATEWAY__CACHE__ROUTES__CALL__TTL", "7", "ttl"),
+    ] {
+        let e = err_of(&[(k, v)]);
+        assert!(e.contains(needle), "{k}={v}: {e}");
+        assert!(!e.contains('\n'), "one line: {e}");
+    }
+}

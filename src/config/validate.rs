@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
+use crate::routes::table::Freshness;
 
 impl RawSettings {
     /// Turns strings and numbers into typed values.
@@ -93,9 +94,10 @@ impl RawSettings {
                 fallback_requests_per_second,
             },
             cache: CacheSettings {
-                ttl: Duration::from_secs(c.ttl_seconds),
-                negative_ttl: Duration::from_secs(c.negative_ttl_seconds),
-                stale_if_error: Duration::from_secs(c.stale_if_error_seconds),
+                routes: route_freshness(c)?,
+                ttl: seconds("cache.ttl_seconds", c.ttl_seconds)?,
+                negative_ttl: seconds("cache.negative_ttl_seconds", c.negative_ttl_seconds)?,
+                stale_if_error: seconds("cache.stale_if_error_seconds", c.stale_if_error_seconds)?,
                 max_bytes: c.max_bytes,
                 redis_url: cache_redis,
             },
@@ -103,6 +105,78 @@ impl RawSettings {
             raw: self,
         })
     }
+}
+
+/// The longest duration any setting accepts.
+const MAX_SECONDS: u64 = 366 * 24 * 3600;
+
+fn seconds(key: &'static str, v: u64) -> Result<Duration, ConfigError> {
+    if v > MAX_SECONDS {
+        return Err(invalid(key, "must be at most a year"));
+    }
+    Ok(Duration::from_secs(v))
+}
+
+/// Each read route's freshness: its `cache.routes.<route>` entry, else its
+/// table default, else the global `cache.ttl_seconds` / `negative_ttl_seconds`.
+fn route_freshness(c: &RawCache) -> Result<[RouteFreshness; RouteId::COUNT], ConfigError> {
+    let global = RouteFreshness {
+        ttl: seconds("cache.ttl_seconds", c.ttl_seconds)?,
+        negative_ttl: seconds("cache.negative_ttl_seconds", c.negative_ttl_seconds)?,
+    };
+    for name in c.routes.keys() {
+        let bad = |reason: String| ConfigError::InvalidAt {
+            key: format!("cache.routes.{name}"),
+            reason,
+        };
+        match RouteId::from_name(name) {
+            None => {
+                let known: Vec<_> = RouteId::ALL
+                    .into_iter()
+                    .filter(|r| r.spec().stores())
+                    .map(RouteId::as_str)
+                    .collect();
+                return Err(bad(format!(
+                    "no such read route; expected one of {}",
+                    known.join(", ")
+                )));
+            }
+            Some(r) if !r.spec().stores() => {
+                return Err(bad(format!(
+                    "{name} is never stored, so it has no freshness"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let mut out = [global; RouteId::COUNT];
+    for (i, id) in RouteId::ALL.into_iter().enumerate() {
+        let default = match id.spec().freshness() {
+            Freshness::Global => global,
+            Freshness::Own { ttl, negative } => RouteFreshness {
+                ttl: Duration::from_secs(ttl),
+                negative_ttl: Duration::from_secs(negative),
+            },
+        };
+        let own = c.routes.get(id.as_str()).cloned().unwrap_or_default();
+        let at = |field: &str, v: Option<u64>, d: Duration| match v {
+            None => Ok(d),
+            Some(v) if v > MAX_SECONDS => Err(ConfigError::InvalidAt {
+                key: format!("cache.routes.{}.{field}", id.as_str()),
+                reason: "must be at most a year".into(),
+            }),
+            Some(v) => Ok(Duration::from_secs(v)),
+        };
+        out[i] = RouteFreshness {
+            ttl: at("ttl_seconds", own.ttl_seconds, default.ttl)?,
+            negative_ttl: at(
+                "negative_ttl_seconds",
+                own.negative_ttl_seconds,
+                default.negative_ttl,
+            )?,
+        };
+    }
+    Ok(out)
 }
 
 fn validate_base_url(s: &str) -> Result<String, ConfigError> {

@@ -17,16 +17,16 @@ use http_body_util::Full;
 use tokio::time::Instant;
 
 use crate::cache::shared::SharedCache;
-use crate::cache::{Cache, CacheKey};
+use crate::cache::{Cache, CacheKey, Policy};
 use crate::config::{ConfigError, Settings};
 use crate::fetch::Fetcher;
 use crate::flight::Flights;
 use crate::health::Readiness;
 use crate::metrics::Metrics;
-use crate::outcome::CacheStatus;
+use crate::outcome::{CacheStatus, RouteLabel};
 use crate::queue::{Budget, LocalBudget, Queue};
 use crate::request_id::{RequestIds, X_REQUEST_ID};
-use crate::routes::{self, Routed};
+use crate::routes::{self, RouteId, Routed};
 use crate::secret::ApiKey;
 use crate::upstream::Upstream;
 
@@ -74,6 +74,8 @@ struct Done {
 pub struct Gateway {
     settings: Settings,
     cache: Cache,
+    /// Each read route's cache policy, indexed by `RouteId as usize`.
+    policies: [Policy; RouteId::COUNT],
     /// The second level, in Redis (`cache.redis_url`).
     shared: Option<SharedCache>,
     flights: Arc<Flights<CacheKey, Arc<read::Outcome>>>,
@@ -117,7 +119,8 @@ impl Gateway {
         readiness: Arc<Readiness>,
     ) -> Result<Arc<Gateway>, ConfigError> {
         let c = &settings.cache;
-        let cache = Cache::new(c.max_bytes, c.ttl, c.negative_ttl, c.stale_if_error);
+        let cache = Cache::new(c.max_bytes);
+        let policies = Policy::all(c);
         let shared = match &c.redis_url {
             Some(url) => Some(
                 SharedCache::new(url).map_err(|reason| ConfigError::Invalid {
@@ -151,6 +154,7 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             settings,
             cache,
+            policies,
             shared,
             flights: Arc::default(),
             fetcher,
@@ -190,22 +194,28 @@ impl Gateway {
             access,
         };
         let routed =
-            routes::check_limits(&req).and_then(|()| routes::route(req.method(), req.uri().path()));
+            routes::check_limits(&req).and_then(|()| routes::route(req.method(), req.uri()));
         let (resp, route, cache) = match routed {
-            Err(refusal) => (error_response(&refusal.into()), "other", CacheStatus::None),
-            Ok(Routed::Local(local)) => {
-                (self.local_route(local), local.as_str(), CacheStatus::None)
-            }
+            Err(refusal) => (
+                error_response(&refusal.into()),
+                RouteLabel::Other,
+                CacheStatus::None,
+            ),
+            Ok(Routed::Local(local)) => (
+                self.local_route(local),
+                RouteLabel::Local(local),
+                CacheStatus::None,
+            ),
             Ok(Routed::Api(m)) => match self.fresh(&m.target, m.head, started) {
-                Some(resp) => (resp, m.spec.name(), CacheStatus::Hit),
+                Some(resp) => (resp, RouteLabel::Api(m.spec.id), CacheStatus::Hit),
                 None => {
                     let key = CacheKey::new(&m.target);
-                    let (head, route) = (m.head, m.spec.name());
+                    let (head, route) = (m.head, m.spec.id);
                     drop(req);
                     let gateway = Arc::clone(self);
                     return Handled::Waiting(Box::pin(async move {
-                        let (resp, cache, waited) = gateway.read(key, head).await;
-                        gateway.finish(done, resp, route, cache, waited)
+                        let (resp, cache, waited) = gateway.read(key, route, head).await;
+                        gateway.finish(done, resp, RouteLabel::Api(route), cache, waited)
                     }));
                 }
             },
@@ -218,17 +228,18 @@ impl Gateway {
         &self,
         done: Done,
         mut resp: Response<Body>,
-        route: &'static str,
+        route: RouteLabel,
         cache: CacheStatus,
         waited: Option<Duration>,
     ) -> Response<Body> {
         let status = resp.status().as_u16();
-        self.metrics.request(route, status, cache.as_str());
+        self.metrics.request(route, status, cache);
         if let Some((method, path)) = &done.access {
             tracing::info!(
                 target: "altur_gateway::access",
                 method = %method,
                 path = path.as_str(),
+                route = route.as_str(),
                 status,
                 cache = cache.as_str(),
                 upstream_wait_ms = waited.map(|w| w.as_millis() as u64),

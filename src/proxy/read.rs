@@ -15,6 +15,7 @@ use crate::error::{GatewayError, UpstreamError};
 use crate::fetch::Fetch;
 use crate::flight::Leader;
 use crate::outcome::CacheStatus;
+use crate::routes::RouteId;
 
 /// What one upstream fetch produced, shared by every caller of the flight.
 #[derive(Debug)]
@@ -63,6 +64,7 @@ impl Gateway {
     pub(super) async fn read(
         self: &Arc<Self>,
         key: CacheKey,
+        route: RouteId,
         head: bool,
     ) -> (Response<Body>, CacheStatus, Option<Duration>) {
         // Another request may have stored it since `handle` looked.
@@ -74,7 +76,7 @@ impl Gateway {
         if let Some(leader) = leader {
             let gateway = Arc::clone(self);
             let key = key.clone();
-            tokio::spawn(async move { gateway.lead(key, leader).await });
+            tokio::spawn(async move { gateway.lead(key, route, leader).await });
         }
         let collapsed = !ticket.leader;
         let outcome = ticket.wait().await.unwrap_or_else(|| {
@@ -153,7 +155,12 @@ impl Gateway {
     /// fleet's fetch lock for the key), else waits in the queue (giving the
     /// place back if every caller leaves), fetches with retries, stores,
     /// publishes, and shares what it stored.
-    async fn lead(self: Arc<Self>, key: CacheKey, leader: Leader<CacheKey, Arc<Outcome>>) {
+    async fn lead(
+        self: Arc<Self>,
+        key: CacheKey,
+        route: RouteId,
+        leader: Leader<CacheKey, Arc<Outcome>>,
+    ) {
         // A flight for this key may have finished between our lookup and join.
         if let Lookup::Fresh(entry) = self.cache.lookup(key.as_str(), Instant::now()) {
             leader.finish(Arc::new(Outcome::Response {
@@ -165,7 +172,7 @@ impl Gateway {
             return;
         }
         let Some(shared) = &self.shared else {
-            if let Some(outcome) = self.fetch_and_store(&key, &leader).await {
+            if let Some(outcome) = self.fetch_and_store(&key, route, &leader).await {
                 leader.finish(Arc::new(outcome));
             }
             return;
@@ -194,11 +201,11 @@ impl Gateway {
                     }
                 };
                 tokio::select! {
-                    o = self.fetch_and_store(&key, &leader) => o,
+                    o = self.fetch_and_store(&key, route, &leader) => o,
                     () = keep => None,
                 }
             }
-            None => self.fetch_and_store(&key, &leader).await,
+            None => self.fetch_and_store(&key, route, &leader).await,
         };
         let to_share = match &outcome {
             Some(Outcome::Response {
@@ -280,17 +287,24 @@ impl Gateway {
     async fn fetch_and_store(
         &self,
         key: &CacheKey,
+        route: RouteId,
         leader: &Leader<CacheKey, Arc<Outcome>>,
     ) -> Option<Outcome> {
         Some(
             match self.fetcher.fetch(key.as_str(), leader.abandoned()).await? {
                 Fetch::Answer { fetched: f, waited } => {
                     let status = f.status;
+                    let policy = &self.policies[route as usize];
                     let (entry, not_stored) =
                         self.cache
-                            .store(key, f.status, f.content_type, f.body, f.no_store);
+                            .store(key, policy, f.status, f.content_type, f.body, f.no_store);
                     if let Some(why) = not_stored {
-                        tracing::debug!(path = key.as_str(), status = status.as_u16(), reason = ?why, "not stored");
+                        tracing::debug!(
+                            path = key.as_str(),
+                            status = status.as_u16(),
+                            reason = why.as_str(),
+                            "not stored"
+                        );
                     }
                     Outcome::Response {
                         entry,

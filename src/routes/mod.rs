@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use http::{Method, Request};
+use http::{Method, Request, Uri};
 
 use crate::error::Refusal;
 
@@ -87,13 +87,26 @@ pub fn check_limits<B>(req: &Request<B>) -> Result<(), Refusal> {
     Ok(())
 }
 
-/// Maps a method and raw path (the query is dropped: no route takes one yet)
-/// to a route.
+/// Maps a method and request target to a route, with the target in
+/// canonical form (path parameters canonicalised; a list's query validated
+/// and canonicalised; any other route's query dropped).
 ///
 /// # Errors
 /// [`Refusal::NotFound`], [`Refusal::MethodNotAllowed`] or a parameter
 /// refusal; none of them reaches upstream.
-pub fn route<'a>(method: &Method, path: &'a str) -> Result<Routed<'a>, Refusal> {
+pub fn route<'a>(method: &Method, uri: &'a Uri) -> Result<Routed<'a>, Refusal> {
+    route_target(method, uri.path(), uri.query())
+}
+
+/// As [`route`], from the raw path and query.
+///
+/// # Errors
+/// As [`route`].
+pub fn route_target<'a>(
+    method: &Method,
+    path: &'a str,
+    query: Option<&str>,
+) -> Result<Routed<'a>, Refusal> {
     let Some(rest) = path.strip_prefix(API_PREFIX) else {
         return local(method, path).map(Routed::Local);
     };
@@ -113,13 +126,13 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Result<Routed<'a>, Refusal> 
     let head = *method == Method::HEAD;
     let wanted = if head { &Method::GET } else { method };
     let mut shape_matched = false;
-    for spec in ROUTES {
+    for spec in &ROUTES {
         if !shape_matches(spec.path, segs) {
             continue;
         }
         shape_matched = true;
         if spec.method == *wanted {
-            let target = canonical_target(spec.path, segs, path)?;
+            let target = canonical_target(spec, segs, path, query)?;
             return Ok(Routed::Api(Matched { spec, target, head }));
         }
     }
@@ -164,72 +177,147 @@ fn allow(segs: &[&str]) -> String {
     methods.join(", ")
 }
 
-/// Validates the parameters and writes the target in canonical form,
-/// borrowing `path` when it already is.
-fn canonical_target<'a>(
-    pattern: &[Seg],
-    segs: &[&str],
-    path: &'a str,
-) -> Result<Cow<'a, str>, Refusal> {
-    let mut canonical = true;
-    for (p, s) in pattern.iter().zip(segs) {
-        if let Seg::Param(Param::CampaignId) = p {
-            digits_i64(s).ok_or(Refusal::InvalidCampaignId)?;
-            canonical &= !(s.len() > 1 && s.starts_with('0'));
+/// Checks one path parameter; true when it is already in canonical form.
+fn check_param(param: Param, seg: &str) -> Result<bool, Refusal> {
+    match param {
+        Param::CampaignId => digits_i64(seg)
+            .map(|_| is_canonical_number(seg))
+            .ok_or(Refusal::InvalidCampaignId),
+        Param::ContactId => digits_i64(seg)
+            .map(|_| is_canonical_number(seg))
+            .ok_or_else(|| Refusal::InvalidParameter(param.name().into())),
+        Param::CallId | Param::ThreadId | Param::EndUserId => {
+            if params::token(seg) {
+                Ok(true)
+            } else {
+                Err(Refusal::InvalidParameter(param.name().into()))
+            }
         }
     }
-    if canonical {
+}
+
+fn is_canonical_number(seg: &str) -> bool {
+    !(seg.len() > 1 && seg.starts_with('0'))
+}
+
+/// Validates the parameters and writes the target in canonical form,
+/// borrowing `path` when it already is and no query is left.
+fn canonical_target<'a>(
+    spec: &RouteSpec,
+    segs: &[&str],
+    path: &'a str,
+    query: Option<&str>,
+) -> Result<Cow<'a, str>, Refusal> {
+    let mut canonical = true;
+    for (p, s) in spec.path.iter().zip(segs) {
+        if let Seg::Param(param) = p {
+            canonical &= check_param(*param, s)?;
+        }
+    }
+    let query = match spec.list() {
+        Some(list) => query::canonical(list, query).map_err(|e| Refusal::InvalidParameter(e.0))?,
+        None => None,
+    };
+    if canonical && query.is_none() {
         return Ok(Cow::Borrowed(&path[API_PREFIX.len()..]));
     }
-    let mut out = String::with_capacity(path.len());
-    for (p, s) in pattern.iter().zip(segs) {
+    let mut out = String::with_capacity(path.len() + query.as_ref().map_or(0, |q| q.len() + 1));
+    for (p, s) in spec.path.iter().zip(segs) {
         out.push('/');
         match p {
-            Seg::Param(Param::CampaignId) => {
-                let v = digits_i64(s).ok_or(Refusal::InvalidCampaignId)?;
-                out.push_str(itoa(v).as_str());
-            }
+            Seg::Param(Param::CampaignId | Param::ContactId) => match digits_i64(s) {
+                Some(v) => out.push_str(&v.to_string()),
+                None => out.push_str(s),
+            },
+            Seg::Param(_) => out.push_str(s),
             Seg::Lit(l) => out.push_str(l),
         }
     }
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&q);
+    }
     Ok(Cow::Owned(out))
-}
-
-fn itoa(v: i64) -> String {
-    v.to_string()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn get(path: &str) -> Result<Routed<'_>, Refusal> {
-        route(&Method::GET, path)
+    fn rt(method: Method, target: &str) -> Result<Routed<'_>, Refusal> {
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (target, None),
+        };
+        route_target(&method, path, query)
     }
 
-    fn target(path: &str) -> String {
+    fn get(target: &str) -> Result<Routed<'_>, Refusal> {
+        rt(Method::GET, target)
+    }
+
+    fn target(path: &str) -> (&'static str, String) {
         match get(path) {
-            Ok(Routed::Api(m)) => m.target.into_owned(),
+            Ok(Routed::Api(m)) => (m.spec.name(), m.target.into_owned()),
             other => panic!("{path}: {other:?}"),
         }
     }
 
     #[test]
     fn campaign_ids_are_canonical() {
-        assert_eq!(target("/api/v1.0/campaigns/7"), "/campaigns/7");
-        assert_eq!(target("/api/v1.0/campaigns/007"), "/campaigns/7");
-        assert_eq!(target("/api/v1.0/campaigns/0"), "/campaigns/0");
+        assert_eq!(target("/api/v1.0/campaigns/7").1, "/campaigns/7");
+        assert_eq!(target("/api/v1.0/campaigns/007").1, "/campaigns/7");
+        assert_eq!(target("/api/v1.0/campaigns/0").1, "/campaigns/0");
         assert_eq!(
-            target("/api/v1.0/campaigns/9223372036854775807"),
+            target("/api/v1.0/campaigns/9223372036854775807").1,
             "/campaigns/9223372036854775807"
         );
         assert!(matches!(
-            get("/api/v1.0/campaigns/7"),
+            get("/api/v1.0/campaigns/7?x=1"),
             Ok(Routed::Api(Matched {
-                target: Cow::Borrowed(_),
+                target: Cow::Borrowed("/campaigns/7"),
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn every_read_route_and_its_canonical_target() {
+        for (path, name, canonical) in [
+            ("/api/v1.0/campaigns", "campaign_list", "/campaigns"),
+            (
+                "/api/v1.0/campaigns?status=active&pageSize=010",
+                "campaign_list",
+                "/campaigns?pageSize=10&status=active",
+            ),
+            ("/api/v1.0/campaigns/07?x=1", "campaign", "/campaigns/7"),
+            (
+                "/api/v1.0/campaigns/07/contacts?pageIndex=00&status=queue&pageSize=50",
+                "contact_list",
+                "/campaigns/7/contacts?status=queue",
+            ),
+            (
+                "/api/v1.0/campaigns/7/contacts/0012?y",
+                "contact",
+                "/campaigns/7/contacts/12",
+            ),
+            (
+                "/api/v1.0/campaigns/7/calls?answeredBy=human",
+                "call_list",
+                "/campaigns/7/calls?answeredBy=human",
+            ),
+            ("/api/v1.0/call/C-a_1?z=2", "call", "/call/C-a_1"),
+            (
+                "/api/v1.0/call/C1/recording",
+                "recording",
+                "/call/C1/recording",
+            ),
+            ("/api/v1.0/thread/t1", "thread", "/thread/t1"),
+            ("/api/v1.0/message/t1", "messages", "/message/t1"),
+            ("/api/v1.0/enduser/u-1", "enduser", "/enduser/u-1"),
+        ] {
+            assert_eq!(target(path), (name, canonical.to_string()), "{path}");
+        }
     }
 
     #[test]
@@ -251,7 +339,36 @@ mod tests {
                 Err(Refusal::InvalidCampaignId),
                 "{p}"
             );
+            assert_eq!(
+                get(&format!("/api/v1.0/campaigns/{p}/contacts")),
+                Err(Refusal::InvalidCampaignId),
+                "{p}"
+            );
+            assert_eq!(
+                get(&format!("/api/v1.0/campaigns/1/contacts/{p}")),
+                Err(Refusal::InvalidParameter("contact_id".into())),
+                "{p}"
+            );
         }
+        let long = "a".repeat(65);
+        for (path, name) in [
+            ("/api/v1.0/call/a.b", "call_id"),
+            ("/api/v1.0/call/%41", "call_id"),
+            (&*format!("/api/v1.0/call/{long}"), "call_id"),
+            ("/api/v1.0/thread/a+b", "thread_id"),
+            ("/api/v1.0/message/..", "thread_id"),
+            ("/api/v1.0/enduser/a%20b", "enduser_id"),
+        ] {
+            assert_eq!(
+                get(path),
+                Err(Refusal::InvalidParameter(name.into())),
+                "{path}"
+            );
+        }
+        assert_eq!(
+            get("/api/v1.0/campaigns/1/contacts?bogus=1"),
+            Err(Refusal::InvalidParameter("bogus".into()))
+        );
     }
 
     #[test]
@@ -259,9 +376,13 @@ mod tests {
         for p in [
             "/api/v1.0/campaigns/",
             "/api/v1.0/campaigns/1/",
+            "/api/v1.0/campaigns/1/contacts/",
             "/api/v1.0/campaigns/1/../../x",
             "/api/v1.0/campaigns//1",
+            "/api/v1.0/campaigns/1/pause/x",
             "/api/v1.0/Campaigns/1",
+            "/api/v1.0/call",
+            "/api/v1.0/call/1/recording/x",
             "/api/v1.0",
             "/api/v1.0/",
             "/api/v1.0/a/b/c/d/e/f",
@@ -275,12 +396,13 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn any_path_routes_without_panicking(path in ".{0,64}", digits in "[0-9]{1,25}") {
-            let _ = route(&Method::GET, &path);
-            let _ = route(&Method::GET, &format!("/api/v1.0/campaigns/{path}"));
-            let _ = route(&Method::GET, &format!("/api/v1.0/{path}"));
+        fn any_path_routes_without_panicking(path in ".{0,64}", q in ".{0,64}", digits in "[0-9]{1,25}") {
+            let _ = route_target(&Method::GET, &path, Some(&q));
+            let _ = route_target(&Method::GET, &format!("/api/v1.0/campaigns/{path}"), Some(&q));
+            let _ = route_target(&Method::GET, &format!("/api/v1.0/{path}"), None);
+            let _ = route_target(&Method::GET, "/api/v1.0/campaigns/1/calls", Some(&q));
             let p = format!("/api/v1.0/campaigns/{digits}");
-            let routed = route(&Method::GET, &p);
+            let routed = get(&p);
             match digits.parse::<i64>() {
                 Ok(v) => proptest::prop_assert_eq!(
                     routed.map(|r| match r { Routed::Api(m) => m.target.into_owned(), _ => String::new() }),
@@ -294,20 +416,17 @@ mod tests {
     #[test]
     fn methods() {
         assert_eq!(
-            route(&Method::POST, "/api/v1.0/campaigns/1"),
+            rt(Method::POST, "/api/v1.0/campaigns/1"),
             Err(Refusal::MethodNotAllowed("GET, HEAD".into()))
         );
         assert_eq!(
-            route(&Method::DELETE, "/healthz"),
+            rt(Method::DELETE, "/healthz"),
             Err(Refusal::MethodNotAllowed("GET".into()))
         );
         assert!(matches!(
-            route(&Method::HEAD, "/api/v1.0/campaigns/1"),
+            rt(Method::HEAD, "/api/v1.0/campaigns/1/calls"),
             Ok(Routed::Api(Matched { head: true, .. }))
         ));
-        assert_eq!(
-            route(&Method::GET, "/metrics"),
-            Ok(Routed::Local(Local::Metrics))
-        );
+        assert_eq!(get("/metrics"), Ok(Routed::Local(Local::Metrics)));
     }
 }
