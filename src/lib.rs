@@ -45,6 +45,7 @@ pub mod server;
 pub mod sim;
 pub mod telemetry;
 pub mod upstream;
+pub mod watched;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,9 +6,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use http::HeaderValue;
+
+use crate::watched::{self, Health, Stamp};
 
 /// The environment variable that may hold the key.
 pub const ENV_VAR: &str = "ALTUR_API_KEY";
@@ -24,8 +25,8 @@ pub enum SecretError {
         "both ALTUR_API_KEY and upstream.api_key_file are set: pick one (unset ALTUR_API_KEY to use the file)"
     )]
     Both,
-    #[error("cannot read upstream.api_key_file {path}: {reason}")]
-    Unreadable { path: String, reason: String },
+    #[error("upstream.api_key_file: {0}")]
+    File(watched::FileError),
     #[error("the API key from {0} is empty")]
     Empty(&'static str),
     #[error("the API key from {0} has characters not allowed in an HTTP header")]
@@ -65,10 +66,9 @@ pub enum KeySource {
 /// The current API key; can change at run time when read from a file.
 pub struct ApiKey {
     source: KeySource,
-    current: Mutex<(Secret, Vec<u8>)>,
-    reload_failures: AtomicU64,
-    /// The last re-read of the key file failed (the last good key is in use).
-    reload_failing: AtomicBool,
+    /// The key, and the stamp of the file version it came from.
+    current: Mutex<(Secret, Option<Stamp>)>,
+    health: Health,
 }
 
 impl fmt::Debug for ApiKey {
@@ -80,6 +80,8 @@ impl fmt::Debug for ApiKey {
     }
 }
 
+const FILE_KEY: &str = "upstream.api_key_file";
+
 impl ApiKey {
     /// Picks the key from `ALTUR_API_KEY` (`env`) or the key file, exactly one of them.
     ///
@@ -90,18 +92,14 @@ impl ApiKey {
         match (env, file) {
             (Some(_), Some(_)) => Err(SecretError::Both),
             (None, None) => Err(SecretError::Missing),
-            (Some(v), None) => Ok(Self::new(
-                KeySource::Env,
-                to_secret(&v, ENV_VAR)?,
-                Vec::new(),
-            )),
+            (Some(v), None) => Ok(Self::new(KeySource::Env, to_secret(&v, ENV_VAR)?, None)),
             (None, Some(path)) => {
-                let bytes = read_file(path)?;
-                let secret = to_secret(&String::from_utf8_lossy(&bytes), "upstream.api_key_file")?;
+                let (bytes, stamp) = watched::read(path).map_err(SecretError::File)?;
+                let secret = to_secret(&String::from_utf8_lossy(&bytes), FILE_KEY)?;
                 Ok(Self::new(
                     KeySource::File(path.to_path_buf()),
                     secret,
-                    bytes,
+                    Some(stamp),
                 ))
             }
         }
@@ -112,92 +110,106 @@ impl ApiKey {
     /// # Errors
     /// An empty key or one that is no valid header.
     pub fn fixed(key: &str) -> Result<ApiKey, SecretError> {
-        Ok(Self::new(
-            KeySource::Fixed,
-            to_secret(key, "demo")?,
-            Vec::new(),
-        ))
+        Ok(Self::new(KeySource::Fixed, to_secret(key, "demo")?, None))
     }
 
-    fn new(source: KeySource, secret: Secret, raw: Vec<u8>) -> ApiKey {
+    fn new(source: KeySource, secret: Secret, stamp: Option<Stamp>) -> ApiKey {
         ApiKey {
             source,
-            current: Mutex::new((secret, raw)),
-            reload_failures: AtomicU64::new(0),
-            reload_failing: AtomicBool::new(false),
+            current: Mutex::new((secret, stamp)),
+            health: Health::default(),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Secret, Option<Stamp>)> {
+        // Plain assignments only: a poisoned lock still holds a valid key.
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn source(&self) -> &KeySource {
         &self.source
     }
 
-    /// How often re-reading the key file failed (the last good key was kept).
+    /// How often re-reading the key file failed (a run of failures counts
+    /// once; the last good key was kept).
     pub fn reload_failures(&self) -> u64 {
-        self.reload_failures.load(Ordering::Relaxed)
+        self.health.failures()
     }
 
     /// Whether the last re-read of the key file failed.
     pub fn reload_failing(&self) -> bool {
-        self.reload_failing.load(Ordering::Relaxed)
+        self.health.failing().is_some()
     }
 
     /// The `Authorization` header for the next upstream request: the one place
     /// the key leaves this module.
     ///
-    /// With a key file, the file is read again first (a few microseconds; at
-    /// most `requests_per_second` times a second), so a rotated key is used by
-    /// the very next request, whether the file was rewritten in place or
-    /// replaced through a symlink swap as Kubernetes does. An unreadable or
-    /// empty file keeps the last good key and logs an error.
-    pub fn authorization(&self) -> HeaderValue {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if let KeySource::File(path) = &self.source {
-            match read_file(path).and_then(|bytes| {
-                if bytes == current.1 {
-                    return Ok(None);
+    /// With a key file, the file is looked at again first (a `stat`, and a
+    /// read when it changed, on the blocking pool; at most
+    /// `requests_per_second` times a second), so a rotated key is used by the
+    /// very next request, whether the file was rewritten in place or replaced
+    /// through a symlink swap as Kubernetes does. An unreadable, empty or
+    /// unusable file keeps the last good key and logs an error once.
+    pub async fn authorization(&self) -> HeaderValue {
+        self.reload().await;
+        self.lock().0.0.clone()
+    }
+
+    /// Re-reads the key file now if it changed (also on SIGHUP); true when
+    /// the key changed.
+    pub async fn reload(&self) -> bool {
+        let KeySource::File(path) = &self.source else {
+            return false;
+        };
+        let known = self.lock().1;
+        let read = watched::read_if_changed(path, known)
+            .await
+            .map_err(SecretError::File)
+            .and_then(|r| match r {
+                None => Ok(None),
+                Some((bytes, stamp)) => {
+                    to_secret(&String::from_utf8_lossy(&bytes), FILE_KEY).map(|s| Some((s, stamp)))
                 }
-                let s = to_secret(&String::from_utf8_lossy(&bytes), "upstream.api_key_file")?;
-                Ok(Some((s, bytes)))
-            }) {
-                Ok(None) => self.reload_failing.store(false, Ordering::Relaxed),
-                Ok(Some(new)) => {
-                    *current = new;
-                    self.reload_failing.store(false, Ordering::Relaxed);
-                    tracing::info!(path = %path.display(), "api key file changed; using the new key");
-                }
-                Err(e) => {
-                    self.reload_failures.fetch_add(1, Ordering::Relaxed);
-                    self.reload_failing.store(true, Ordering::Relaxed);
+            });
+        match read {
+            Ok(None) => {
+                self.recovered(path);
+                false
+            }
+            Ok(Some((secret, stamp))) => {
+                *self.lock() = (secret, Some(stamp));
+                self.recovered(path);
+                tracing::info!(path = %path.display(), "api key file changed; using the new key");
+                true
+            }
+            Err(e) => {
+                if self.health.failed(&e) {
                     tracing::error!(error = %e, "keeping the last good api key");
                 }
+                false
             }
         }
-        current.0.0.clone()
     }
-}
 
-fn read_file(path: &Path) -> Result<Vec<u8>, SecretError> {
-    // std::fs on purpose: the file is tiny, and tokio::fs would hop to the
-    // blocking pool for every upstream request.
-    std::fs::read(path).map_err(|e| SecretError::Unreadable {
-        path: path.display().to_string(),
-        reason: e.kind().to_string(),
-    })
+    fn recovered(&self, path: &Path) {
+        if self.health.ok() {
+            tracing::info!(path = %path.display(), "api key file readable again");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn debug_never_shows_the_key() {
+    #[tokio::test]
+    async fn debug_never_shows_the_key() {
         let k = ApiKey::fixed("sk-very-secret").expect("valid");
         let shown = format!("{k:?}");
         assert!(!shown.contains("sk-very-secret"), "{shown}");
         assert!(shown.contains("REDACTED"));
-        assert_eq!(k.authorization(), "api-key sk-very-secret");
-        assert!(k.authorization().is_sensitive());
+        assert_eq!(k.authorization().await, "api-key sk-very-secret");
+        assert!(k.authorization().await.is_sensitive());
     }
 
     #[test]
@@ -222,25 +234,30 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn file_is_trimmed_reloaded_and_last_good_key_kept() {
+    #[tokio::test]
+    async fn file_is_trimmed_reloaded_and_last_good_key_kept() {
         let dir = std::env::temp_dir().join(format!("altur-key-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("key");
         std::fs::write(&path, "  first\n").expect("write");
         let k = ApiKey::load(None, Some(&path)).expect("valid");
-        assert_eq!(k.authorization(), "api-key first");
+        assert_eq!(k.authorization().await, "api-key first");
         std::fs::write(&path, "second\n").expect("write");
-        assert_eq!(k.authorization(), "api-key second");
+        assert_eq!(k.authorization().await, "api-key second");
         std::fs::remove_file(&path).expect("rm");
-        assert_eq!(k.authorization(), "api-key second");
+        assert_eq!(k.authorization().await, "api-key second");
         assert_eq!(k.reload_failures(), 1);
         std::fs::write(&path, "\n").expect("write");
-        assert_eq!(k.authorization(), "api-key second");
+        assert_eq!(k.authorization().await, "api-key second");
+        assert!(k.reload_failing());
         assert!(matches!(
             ApiKey::load(None, Some(&path)),
             Err(SecretError::Empty(_))
         ));
+        std::fs::write(&path, "third").expect("write");
+        assert_eq!(k.authorization().await, "api-key third");
+        assert!(!k.reload_failing());
+        assert_eq!(k.reload_failures(), 1, "one run of failures");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

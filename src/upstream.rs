@@ -188,7 +188,7 @@ impl Upstream {
             .method(Method::GET)
             .uri(format!("{}{}", self.base_path, path))
             .header(HOST, self.host.clone())
-            .header(AUTHORIZATION, self.key.authorization())
+            .header(AUTHORIZATION, self.key.authorization().await)
             .header(ACCEPT, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, self.user_agent.clone())
             .body(Empty::new())

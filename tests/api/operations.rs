@@ -199,3 +199,55 @@ async fn a_rotated_key_file_is_used_by_the_next_request_without_a_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_key_file_replaced_by_a_pipe_or_a_huge_file_never_stalls_the_gateway() {
+    let dir = std::env::temp_dir().join(format!("altur-fifo-key-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key = dir.join("api-key");
+    std::fs::write(&key, crate::helpers::KEY).expect("write");
+    let app = TestApp::builder().key_file(&key).start().await;
+    assert_eq!(app.get("/api/v1.0/campaigns/1").await.status, 200);
+
+    // A named pipe nobody writes to: opening it for reading would block.
+    std::fs::remove_file(&key).expect("rm");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&key)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let miss = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        app.get("/api/v1.0/campaigns/2"),
+    )
+    .await
+    .expect("a miss is served, not stuck on the pipe");
+    assert_eq!(miss.status, 200, "the last good key is used");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready.json()["api_key"]
+            .as_str()
+            .is_some_and(|n| n.contains("last good")),
+        "{:?}",
+        ready.json()
+    );
+
+    // A 100 MB file is refused, not turned into a 100 MB header.
+    std::fs::remove_file(&key).expect("rm");
+    let big = std::fs::File::create(&key).expect("create");
+    big.set_len(100 * 1024 * 1024).expect("sparse 100 MB");
+    assert_eq!(app.get("/api/v1.0/campaigns/3").await.status, 200);
+    let auth: Vec<_> = app
+        .upstream()
+        .iter()
+        .map(|r| r.headers["authorization"].len())
+        .collect();
+    assert_eq!(
+        auth,
+        [8 + crate::helpers::KEY.len(); 3],
+        "the same key every time"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -105,7 +105,11 @@ async fn refused_requests_never_reach_upstream() {
         ("/api/v1.0/campaigns/1/callz", 404, "not_found"),
         ("/api/v1.0/campaignz", 404, "not_found"),
         ("/api/v1.0/campaigns/1/contacts/x", 400, "invalid_parameter"),
-        ("/api/v1.0/campaigns/1/calls?bogus=1", 400, "invalid_parameter"),
+        (
+            "/api/v1.0/campaigns/1/calls?bogus=1",
+            400,
+            "invalid_parameter",
+        ),
         ("/api/v1.0/call/a.b", 400, "invalid_parameter"),
         ("/api/v1.0/contacts/1", 404, "not_found"),
         ("/", 404, "not_found"),
