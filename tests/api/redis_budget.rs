@@ -191,8 +191,10 @@ async fn falls_back_while_redis_is_away_and_comes_back_by_itself() {
     let mut redis = RedisServer::start();
     let a = replica(&redis, 10, 2);
     start(&a.budget).await;
-    redis.kill();
+    // From before the kill: under load a background task can see Redis gone
+    // while `kill` still waits for the process, starting the quiet window early.
     let t = Instant::now();
+    redis.kill();
     // The first start after the failure: at the fallback, after a quiet window.
     let mut sent = vec![start(&a.budget).await];
     let switched = t.elapsed();
