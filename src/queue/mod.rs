@@ -1,5 +1,7 @@
-//! The shared upstream budget: one FIFO queue, drained by one dispatcher task,
-//! in front of a [`Budget`] that decides when the next upstream request may start.
+//! The shared upstream budget: one queue, drained by one dispatcher task, in
+//! front of a [`Budget`] that decides when the next upstream request may
+//! start; [`schedule`] decides which waiting request it is (first come,
+//! first served within a caller, shared by weight across callers).
 //!
 //! Why not `governor`: its GCRA lets a full burst through and then keeps
 //! admitting at the steady rate, so with burst 12 a window can hold up to 23
@@ -11,13 +13,17 @@
 //! its own (it uses tokio's, so tests run under a paused clock).
 //!
 //! Why a dispatcher: waiters that poll a limiter themselves are not served in
-//! order. Here callers enqueue a oneshot and sleep; the dispatcher grants starts
-//! strictly in arrival order, skips callers that went away (their place is given
-//! back), and never idles while a live waiter exists and the budget allows a start.
-//! Later priority classes or per-service fairness change only which waiter the
-//! dispatcher pops.
+//! order. Here callers enqueue a oneshot and sleep; the dispatcher grants each
+//! start to the request the schedule names, skips callers that went away
+//! (their place is given back), and never idles while a live waiter exists
+//! and the budget allows a start.
+//!
+//! A request is refused at once when its expected start (the budget's
+//! projection for the requests the schedule puts ahead of it) lies past
+//! `max_wait`; and a request admitted on that estimate still never waits past
+//! `max_wait` (a 429 pause or a busier fleet can push a start later than
+//! estimated): it is refused then, so a caller is always answered in time.
 
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,10 +33,14 @@ use tokio::time::Instant;
 pub mod budget;
 pub mod local;
 pub mod redis_budget;
+pub mod schedule;
 
 pub use budget::{BoxFuture, Budget, Slot};
 pub use local::LocalBudget;
 pub use redis_budget::RedisBudget;
+pub use schedule::Lane;
+
+use schedule::Schedule;
 
 /// A granted upstream start. Call [`Grant::sent`] right before the request
 /// goes out; dropped unsent, the start is given back.
@@ -86,8 +96,12 @@ struct Waiter {
     tx: oneshot::Sender<Grant>,
 }
 
+fn live(w: &Waiter) -> bool {
+    !w.tx.is_closed()
+}
+
 struct Inner {
-    waiters: Mutex<VecDeque<Waiter>>,
+    waiters: Mutex<Schedule<Waiter>>,
     wake: Arc<Notify>,
     budget: Arc<dyn Budget>,
     max_wait: Duration,
@@ -101,11 +115,13 @@ impl Drop for Inner {
 }
 
 impl Inner {
-    fn waiters(&self) -> std::sync::MutexGuard<'_, VecDeque<Waiter>> {
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Schedule<Waiter>> {
+        // Every critical section is a whole push, pop or retain: a poisoned
+        // lock still holds a consistent schedule.
         self.waiters.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn set_depth(&self, q: &VecDeque<Waiter>) {
+    fn set_depth(&self, q: &Schedule<Waiter>) {
         if let Some(g) = &self.depth {
             g.set(i64::try_from(q.len()).unwrap_or(i64::MAX));
         }
@@ -126,7 +142,7 @@ impl Queue {
         depth: Option<prometheus_client::metrics::gauge::Gauge>,
     ) -> Queue {
         let inner = Arc::new(Inner {
-            waiters: Mutex::new(VecDeque::new()),
+            waiters: Mutex::new(Schedule::default()),
             wake: Arc::new(Notify::new()),
             budget,
             max_wait,
@@ -136,18 +152,27 @@ impl Queue {
         Queue { inner }
     }
 
-    /// Waits for a turn to start one upstream request.
+    /// Waits for a turn to start one upstream request, as the anonymous caller.
+    ///
+    /// # Errors
+    /// As [`Queue::acquire_in`].
+    pub async fn acquire(&self) -> Result<Grant, Full> {
+        self.acquire_in(&Lane::anonymous()).await
+    }
+
+    /// Waits for a turn to start one upstream request in `lane`.
     ///
     /// Dropping the future gives the place back.
     ///
     /// # Errors
-    /// [`Full`] at once when the expected start lies past `max_wait`.
-    pub async fn acquire(&self) -> Result<Grant, Full> {
+    /// [`Full`] at once when the expected start lies past `max_wait`, or
+    /// when `max_wait` has passed without a start.
+    pub async fn acquire_in(&self, lane: &Lane) -> Result<Grant, Full> {
         let enqueued = Instant::now();
         let ahead = {
             let mut q = self.inner.waiters();
-            q.retain(|w| !w.tx.is_closed());
-            q.len()
+            q.retain(live);
+            q.ahead(lane, live)
         };
         let expected = self.inner.budget.projected_wait(ahead).await;
         if expected > self.inner.max_wait {
@@ -156,14 +181,21 @@ impl Queue {
         let (tx, rx) = oneshot::channel();
         {
             let mut q = self.inner.waiters();
-            q.push_back(Waiter { enqueued, tx });
+            q.push(lane, Waiter { enqueued, tx });
             self.inner.set_depth(&q);
         }
         self.inner.wake.notify_one();
-        // The dispatcher only drops a sender when the queue itself is gone.
-        rx.await.map_err(|_| Full {
+        let late = Full {
             expected: self.inner.max_wait,
-        })
+        };
+        match tokio::time::timeout_at(enqueued + self.inner.max_wait, rx).await {
+            Ok(Ok(grant)) => Ok(grant),
+            // The dispatcher only drops a sender when the queue itself is gone.
+            Ok(Err(_)) => Err(late),
+            // Dropping `rx` marks the waiter dead; a grant racing with this is
+            // dropped unsent and so given back.
+            Err(_) => Err(late),
+        }
     }
 
     /// Pauses every start until `until` (an upstream 429 with its `Retry-After`).
@@ -175,7 +207,12 @@ impl Queue {
     /// Live waiters right now.
     pub fn depth(&self) -> usize {
         let q = self.inner.waiters();
-        q.iter().filter(|w| !w.tx.is_closed()).count()
+        q.depth_by_lane(live).iter().map(|(_, n)| n).sum()
+    }
+
+    /// Live waiters right now, by lane (caller).
+    pub fn depth_by_lane(&self) -> Vec<(Arc<str>, usize)> {
+        self.inner.waiters().depth_by_lane(live)
     }
 }
 
@@ -184,9 +221,7 @@ async fn dispatch(inner: std::sync::Weak<Inner>) {
         let Some(inner) = inner.upgrade() else { return };
         let has_live = {
             let mut q = inner.waiters();
-            while q.front().is_some_and(|w| w.tx.is_closed()) {
-                q.pop_front();
-            }
+            q.retain(live);
             inner.set_depth(&q);
             !q.is_empty()
         };
@@ -209,7 +244,7 @@ async fn dispatch(inner: std::sync::Weak<Inner>) {
         });
         {
             let mut q = inner.waiters();
-            while let Some(w) = q.pop_front() {
+            while let Some(w) = q.pop(live) {
                 let Some(mut g) = grant.take() else { break };
                 g.waited = slot.at.saturating_duration_since(w.enqueued);
                 match w.tx.send(g) {
