@@ -1,30 +1,74 @@
 //! A simulated Altur API: the one mock behind the demo, the tests and the benchmarks.
 //!
-//! `GET /api/v1.0/campaigns/{id}` answers campaign bodies shaped like Altur's
-//! (even ids are `phone_call` campaigns, odd ids `whatsapp`, both with
-//! analytics; ids from 1,000,000,000 up do not exist: 404). It checks
-//! `Authorization: api-key <key>` (401 otherwise), enforces a strict sliding
-//! 1 s window (429 with `Retry-After: 1` past it), waits a configurable
-//! latency, records every request it received, and can be told to misbehave.
+//! It speaks every endpoint of the SPEC's routes table below `/api/v1.0`,
+//! reads and writes, over generated data that writes change (a PATCH renames
+//! a campaign, `pause` sets it `inactive`, created contacts appear in the
+//! list, a sent message in its thread). Every request must carry
+//! `Authorization: api-key <key>` (401 otherwise); a strict sliding 1 s
+//! window answers 429 with `Retry-After: 1` past the limit; a configurable
+//! latency precedes every answer; every request is recorded with its body
+//! and the answer; and it can be told to misbehave ([`Fault`]).
 //!
-//! `GET /_sim/log` returns the record as JSON (`t_ms` since start, `path`,
-//! `status`); `POST /_sim/reset` clears it. Both are for benchmark harnesses.
+//! What is there before any write:
+//! - campaigns: every id below [`FIRST_MISSING_ID`] (404 from it on); even
+//!   ids `phone_call`, odd `whatsapp`; `GET /campaigns/{id}` is exactly
+//!   [`campaign_body`] until a write changes the campaign. The list holds
+//!   ids 1..=60 plus created ones (from 900,000,000 up), 20 a page, with a
+//!   base64 cursor. Ids ending in 9 are `finished` (read-only: PATCH and
+//!   status actions answer 409).
+//! - contacts and calls of campaign `c`: see `bodies.rs`; contact
+//!   `c * 1000 + 1` is in `queue` (deletable), `c * 1000 + 2` in `sending`
+//!   (409 `CONTACT_NOT_DELETABLE`).
+//! - calls, threads, messages, end users: any string id exists, generated
+//!   from the id, unless it starts with `missing` (404).
+//!
+//! Unknown paths are 404, known paths with another method 405 with `Allow`,
+//! a write body that is not JSON 400 `INVALID_REQUEST`. A write with an
+//! `Idempotency-Key` seen before (same method and path) gets the first
+//! answer again and changes nothing.
+//!
+//! `GET /_sim/log` returns the record as JSON (`t_ms` since start, `method`,
+//! `path`, `status`); `POST /_sim/reset` clears it. Both are for benchmark
+//! harnesses, need no key and are not recorded.
 
-use std::collections::{HashMap, VecDeque};
+mod bodies;
+mod calls;
+mod campaign_list;
+mod campaigns;
+mod clock;
+mod conn;
+mod contacts;
+mod convo;
+mod endpoints;
+mod endusers;
+mod faults;
+mod input;
+mod limit;
+mod messaging;
+mod pipeline;
+mod reply;
+mod seed;
+mod state;
+
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+pub use bodies::campaign_body;
+pub use faults::Fault;
+
+use conn::Conns;
+use faults::FaultTable;
+use limit::Window;
+use reply::Reply;
+use state::World;
 
 /// Ids at or above this do not exist.
 pub const FIRST_MISSING_ID: i64 = 1_000_000_000;
@@ -50,57 +94,151 @@ impl Default for SimConfig {
     }
 }
 
-/// A misbehaviour, for one scripted request or every request for an id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// Answer this status with a small JSON error body.
-    Status(u16),
-    /// 429 with this `Retry-After` (none when `None`).
-    TooMany(Option<String>),
-    /// 200 with a body that is not JSON.
-    NonJson,
-    /// The normal 200, with `Cache-Control: no-store`.
-    NoStore,
-    /// Never answer (until the connection is dropped).
-    Hang,
-    /// Close the connection without an answer.
-    Close,
-    /// The normal answer after this extra delay.
-    Delay(Duration),
-}
-
 /// One request the simulator received.
 #[derive(Debug, Clone)]
 pub struct Recorded {
+    /// When its head arrived.
     pub at: Instant,
     pub method: Method,
     /// Path and query, as received.
     pub target: String,
     pub headers: HeaderMap,
-    /// What it answered (0 for a hang or close).
+    /// What it answered (0 for a hang or close, or while still in flight).
     pub status: u16,
+    /// The request body as received (empty until read).
+    pub body: Bytes,
+    /// The body it answered (empty for a hang or close).
+    pub response: Bytes,
+    /// Whether the answer was an idempotent replay (nothing changed).
+    pub replayed: bool,
+    /// The connection it came on, numbered from 1 in accept order.
+    pub conn: u64,
 }
 
+/// The simulator's control side: configuration, record, limit, faults.
 #[derive(Debug)]
-struct State {
+struct Control {
     cfg: SimConfig,
     started: Instant,
     log: Vec<Recorded>,
-    window: VecDeque<Instant>,
-    scripted: VecDeque<Fault>,
-    by_id: HashMap<i64, Fault>,
+    /// Records cleared so far: a request's sequence number less this is its index.
+    cleared: u64,
+    window: Window,
+    faults: FaultTable,
+}
+
+/// Everything the accept loop and the handle share.
+#[derive(Debug)]
+struct Shared {
+    control: Mutex<Control>,
+    world: Mutex<World>,
+    conns: Conns,
+}
+
+/// What admission decided for one request.
+enum Gate {
+    /// Over the rate limit: 429.
+    Limited,
+    /// This fault applies; `authorized` for the faults that answer normally.
+    Fault { fault: Fault, authorized: bool },
+    /// The endpoint answers (401 unless `authorized`).
+    Pass { authorized: bool },
+}
+
+struct Admitted {
+    seq: u64,
+    gate: Gate,
+    latency: Duration,
+}
+
+impl Shared {
+    fn control(&self) -> MutexGuard<'_, Control> {
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn world(&self) -> MutexGuard<'_, World> {
+        self.world.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Rate limit, fault, key; records the arrival.
+    fn admit(&self, now: Instant, parts: &http::request::Parts, conn: u64) -> Admitted {
+        let mut c = self.control();
+        let path = parts.uri.path();
+        let limit = c.cfg.rate_limit;
+        let authorized = parts
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("api-key "))
+            .is_some_and(|k| k == c.cfg.key);
+        let gate = if !c.window.admit(now, limit) {
+            Gate::Limited
+        } else if let Some(fault) = c.faults.take(path) {
+            Gate::Fault { fault, authorized }
+        } else {
+            Gate::Pass { authorized }
+        };
+        c.log.push(Recorded {
+            at: now,
+            method: parts.method.clone(),
+            target: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| path.to_string(), |p| p.as_str().to_string()),
+            headers: parts.headers.clone(),
+            status: 0,
+            body: Bytes::new(),
+            response: Bytes::new(),
+            replayed: false,
+            conn,
+        });
+        Admitted {
+            seq: c.cleared + c.log.len() as u64 - 1,
+            gate,
+            latency: c.cfg.latency,
+        }
+    }
+
+    fn with_record(&self, seq: u64, f: impl FnOnce(&mut Recorded)) {
+        let mut c = self.control();
+        let Some(i) = seq.checked_sub(c.cleared) else {
+            return;
+        };
+        if let Some(r) = usize::try_from(i).ok().and_then(|i| c.log.get_mut(i)) {
+            f(r);
+        }
+    }
+
+    fn record_body(&self, seq: u64, body: &Bytes) {
+        self.with_record(seq, |r| r.body = body.clone());
+    }
+
+    fn finish(&self, seq: u64, reply: &Reply, replayed: bool) {
+        self.with_record(seq, |r| {
+            r.status = reply.status.as_u16();
+            r.response = reply.body.clone();
+            r.replayed = replayed;
+        });
+    }
+
+    fn clear_log(&self) {
+        let mut c = self.control();
+        c.cleared += c.log.len() as u64;
+        c.log.clear();
+    }
 }
 
 /// A running simulator; stops when dropped.
 pub struct Simulator {
     addr: SocketAddr,
-    state: Arc<Mutex<State>>,
+    shared: Arc<Shared>,
     task: JoinHandle<()>,
 }
 
 impl Drop for Simulator {
     fn drop(&mut self) {
         self.task.abort();
+        self.shared.conns.close_all();
     }
 }
 
@@ -120,16 +258,20 @@ impl Simulator {
     /// When the listener has no local address.
     pub fn start_on(listener: TcpListener, cfg: SimConfig) -> std::io::Result<Simulator> {
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State {
-            cfg,
-            started: Instant::now(),
-            log: Vec::new(),
-            window: VecDeque::new(),
-            scripted: VecDeque::new(),
-            by_id: HashMap::new(),
-        }));
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
-        Ok(Simulator { addr, state, task })
+        let shared = Arc::new(Shared {
+            control: Mutex::new(Control {
+                cfg,
+                started: Instant::now(),
+                log: Vec::new(),
+                cleared: 0,
+                window: Window::default(),
+                faults: FaultTable::default(),
+            }),
+            world: Mutex::new(World::default()),
+            conns: Conns::default(),
+        });
+        let task = tokio::spawn(conn::accept_loop(listener, Arc::clone(&shared)));
+        Ok(Simulator { addr, shared, task })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -141,328 +283,91 @@ impl Simulator {
         format!("http://{}/api/v1.0", self.addr)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     /// Every request received so far, in arrival order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.lock().log.clone()
+        self.shared.control().log.clone()
     }
 
-    /// Number of campaign requests received so far.
+    /// Number of requests recorded so far.
     pub fn count(&self) -> usize {
-        self.lock().log.len()
+        self.shared.control().log.len()
     }
 
+    /// Forgets the record (not the state writes made).
     pub fn clear(&self) {
-        self.lock().log.clear();
+        self.shared.clear_log();
     }
 
     /// The next requests, in order, misbehave like this.
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.lock().scripted.extend(faults);
+        self.shared.control().faults.script(faults);
     }
 
-    /// Every request for `id` misbehaves like this (`None` to heal).
+    /// Every request whose path is exactly `/api/v1.0/campaigns/{id}`
+    /// misbehaves like this (`None` to heal).
     pub fn fault_for(&self, id: i64, fault: Option<Fault>) {
-        let mut s = self.lock();
-        match fault {
-            Some(f) => s.by_id.insert(id, f),
-            None => s.by_id.remove(&id),
-        };
+        self.fault_for_path(&faults::campaign_path(id), fault);
+    }
+
+    /// Every request whose path (below the host, without the query) is
+    /// exactly `path`, whatever its method, misbehaves like this (`None` to
+    /// heal). E.g. `"/api/v1.0/call"`.
+    pub fn fault_for_path(&self, path: &str, fault: Option<Fault>) {
+        self.shared.control().faults.set(path, fault);
     }
 
     /// Changes the accepted key (the real API after a rotation).
     pub fn set_key(&self, key: &str) {
-        self.lock().cfg.key = key.to_string();
+        self.shared.control().cfg.key = key.to_string();
     }
 
     pub fn set_latency(&self, latency: Duration) {
-        self.lock().cfg.latency = latency;
+        self.shared.control().cfg.latency = latency;
+    }
+
+    /// Changes the requests accepted per sliding second (`None`: no limit).
+    pub fn set_rate_limit(&self, limit: Option<u32>) {
+        self.shared.control().cfg.rate_limit = limit;
+    }
+
+    /// Closes every connection that has no request in flight (a keep-alive
+    /// connection sitting between requests), so that a client's pooled
+    /// connection is found dead; returns how many, once they are closed.
+    /// A request that races in as one closes is still answered.
+    pub async fn close_idle_connections(&self) -> usize {
+        let closing = self.shared.conns.close_idle();
+        let n = closing.len();
+        for mut ended in closing {
+            let _ = tokio::time::timeout(Duration::from_secs(2), ended.wait_for(|e| *e)).await;
+        }
+        n
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<Mutex<State>>) {
-    loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-            continue;
-        };
-        let _ = stream.set_nodelay(true);
-        let state = Arc::clone(&state);
-        tokio::spawn(async move {
-            let service = service_fn(move |req| handle(Arc::clone(&state), req));
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
-        });
-    }
-}
-
-/// Answers or, for [`Fault::Close`], fails so hyper drops the connection.
-async fn handle<B>(
-    state: Arc<Mutex<State>>,
-    req: Request<B>,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
-    let path = req.uri().path().to_string();
-    if let Some(resp) = control(&state, &req, &path) {
-        return Ok(resp);
-    }
-    let now = Instant::now();
-    let id = path
-        .strip_prefix("/api/v1.0/campaigns/")
-        .and_then(|s| s.parse::<i64>().ok());
-
-    // Decide under the lock, answer after the latency outside it.
-    let (decision, latency, idx) = {
-        let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-        let fault = s
-            .scripted
-            .pop_front()
-            .or_else(|| id.and_then(|id| s.by_id.get(&id).cloned()));
-        let authorized = req
-            .headers()
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v == format!("api-key {}", s.cfg.key));
-        let limited = match s.cfg.rate_limit {
-            Some(limit) => {
-                while s
-                    .window
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
-                {
-                    s.window.pop_front();
-                }
-                if s.window.len() >= limit as usize {
-                    true
-                } else {
-                    s.window.push_back(now);
-                    false
-                }
-            }
-            None => false,
-        };
-        let decision = if limited {
-            Decision::Fault(Fault::TooMany(Some("1".into())))
-        } else if let Some(f) = fault {
-            Decision::Fault(f)
-        } else if !authorized {
-            Decision::Fault(Fault::Status(401))
-        } else if req.method() != Method::GET {
-            Decision::Fault(Fault::Status(405))
-        } else {
-            match id {
-                Some(id) if (0..FIRST_MISSING_ID).contains(&id) => Decision::Campaign(id),
-                _ => Decision::Fault(Fault::Status(404)),
-            }
-        };
-        s.log.push(Recorded {
-            at: now,
-            method: req.method().clone(),
-            target: req
-                .uri()
-                .path_and_query()
-                .map_or(path.clone(), |p| p.as_str().to_string()),
-            headers: req.headers().clone(),
-            status: 0,
-        });
-        (decision, s.cfg.latency, s.log.len() - 1)
-    };
-
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
-    let resp = match decision {
-        Decision::Campaign(id) => json(StatusCode::OK, campaign_body(id)),
-        Decision::Fault(f) => match f {
-            Fault::Status(code) => {
-                let status =
-                    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let msg = match code {
-                    401 => "Invalid API key",
-                    404 => "Campaign not found",
-                    _ => "Simulated failure",
-                };
-                json(
-                    status,
-                    format!("{{\"success\": false, \"error\": \"{msg}\"}}"),
-                )
-            }
-            Fault::TooMany(retry_after) => {
-                let mut r = json(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "{\"success\": false, \"error\": \"Rate limit exceeded\"}".into(),
-                );
-                if let Some(v) = retry_after.and_then(|v| HeaderValue::try_from(v).ok()) {
-                    r.headers_mut().insert(RETRY_AFTER, v);
-                }
-                r
-            }
-            Fault::NonJson => {
-                let mut r =
-                    Response::new(Full::new(Bytes::from_static(b"<html>maintenance</html>")));
-                r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
-                r
-            }
-            Fault::NoStore => {
-                let mut r = json(StatusCode::OK, campaign_body(id.unwrap_or(0)));
-                r.headers_mut()
-                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                r
-            }
-            Fault::Hang => {
-                std::future::pending::<()>().await;
-                unreachable_response()
-            }
-            Fault::Close => {
-                // A service error makes hyper drop the connection unanswered.
-                return Err(std::io::Error::other("simulated connection close"));
-            }
-            Fault::Delay(d) => {
-                tokio::time::sleep(d).await;
-                match id {
-                    Some(id) => json(StatusCode::OK, campaign_body(id)),
-                    None => json(StatusCode::NOT_FOUND, "{}".into()),
-                }
-            }
-        },
-    };
-    let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(r) = s.log.get_mut(idx) {
-        r.status = resp.status().as_u16();
-    }
-    Ok(resp)
-}
-
-enum Decision {
-    Campaign(i64),
-    Fault(Fault),
-}
-
-fn unreachable_response() -> Response<Full<Bytes>> {
-    Response::new(Full::new(Bytes::new()))
-}
-
-fn control<B>(
-    state: &Arc<Mutex<State>>,
-    req: &Request<B>,
-    path: &str,
-) -> Option<Response<Full<Bytes>>> {
-    match (req.method(), path) {
+/// `GET /_sim/log` and `POST /_sim/reset`; `None` for every other request.
+fn control<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    match (req.method(), req.uri().path()) {
         (&Method::GET, "/_sim/log") => {
-            let s = state.lock().unwrap_or_else(|p| p.into_inner());
-            let items: Vec<_> = s
+            let c = shared.control();
+            let items: Vec<_> = c
                 .log
                 .iter()
                 .map(|r| {
                     serde_json::json!({
-                        "t_ms": r.at.duration_since(s.started).as_secs_f64() * 1000.0,
+                        "t_ms": r.at.duration_since(c.started).as_secs_f64() * 1000.0,
+                        "method": r.method.as_str(),
                         "path": r.target,
                         "status": r.status,
                     })
                 })
                 .collect();
-            Some(json(
-                StatusCode::OK,
-                serde_json::Value::Array(items).to_string(),
-            ))
+            Some(Reply::ok(&serde_json::Value::Array(items)).into_response())
         }
         (&Method::POST, "/_sim/reset") => {
-            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
-            s.log.clear();
-            s.started = Instant::now();
-            Some(json(StatusCode::OK, "{}".into()))
+            shared.clear_log();
+            shared.control().started = Instant::now();
+            Some(Reply::raw_json(StatusCode::OK, "{}").into_response())
         }
         _ => None,
-    }
-}
-
-fn json(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
-}
-
-/// A deterministic campaign body shaped like Altur's (about 1.5 KB).
-pub fn campaign_body(id: i64) -> String {
-    let day = |active: bool| serde_json::json!({"startTime": "09:00", "stopTime": "18:00", "active": active});
-    let week = serde_json::json!({
-        "mon": day(true), "tue": day(true), "wed": day(true), "thu": day(true),
-        "fri": day(true), "sat": day(false), "sun": day(false),
-    });
-    let phone = id % 2 == 0;
-    let analytics = if phone {
-        serde_json::json!({
-            "type": "phone_call",
-            "calls": 1200 + id % 997,
-            "callsAnswered": 800 + id % 311,
-            "contactsTotal": 1500,
-            "contactsAnswered": 640 + id % 101,
-            "contactsConverted": 120 + id % 37,
-            "contactsConvertedRate": 0.1875,
-            "averageCallDuration": 94.5,
-            "voicemails": 210,
-        })
-    } else {
-        serde_json::json!({
-            "type": "whatsapp",
-            "sent": 5000 + id % 1009,
-            "delivered": 4870,
-            "read": 3900 + id % 401,
-            "replied": 1100,
-            "converted": 310 + id % 53,
-            "convertedRate": 0.062,
-            "failed": 130,
-        })
-    };
-    serde_json::json!({
-        "success": true,
-        "campaign": {
-            "id": id,
-            "name": format!("Campaign {id}"),
-            "integration": {"id": if phone { format!("int_phone_{:06}", id % 1_000_000) } else { format!("int_wa_{:06}", id % 1_000_000) }},
-            "agent": {"id": format!("agent_{:04}", id % 10_000), "name": format!("Agent {}", id % 100)},
-            "created_at": "2026-01-15T10:30:00Z",
-            "scheduling": week,
-            "cycles": {
-                "enabled": phone,
-                "max_iterations": 7,
-                "cooldown_minutes": 720,
-                "filter_statuses": ["failed", "no-answer"],
-                "filter_tags": ["callback"],
-                "schedule": week,
-                "schedule_start_date": "2026-02-01",
-                "schedule_end_date": "2026-12-31",
-            },
-            "analytics": analytics,
-        }
-    })
-    .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bodies_have_the_altur_shape() {
-        for id in [7, 8] {
-            let body = campaign_body(id);
-            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-            assert_eq!(v["success"], true);
-            assert_eq!(v["campaign"]["id"], id);
-            assert!(v["campaign"]["scheduling"]["sun"]["active"].is_boolean());
-            assert!(v["campaign"]["cycles"]["schedule"]["mon"]["startTime"].is_string());
-            assert!((1000..2500).contains(&body.len()), "{}", body.len());
-        }
-        let v: serde_json::Value = serde_json::from_str(&campaign_body(8)).expect("json");
-        assert!(v["campaign"]["analytics"]["contactsConvertedRate"].is_number());
-        let v: serde_json::Value = serde_json::from_str(&campaign_body(7)).expect("json");
-        assert!(v["campaign"]["analytics"]["convertedRate"].is_number());
     }
 }
