@@ -371,3 +371,6 @@ fn control<B>(shared: &Shared, req: &Request<B>) -> Option<Response<Full<Bytes>>
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;
