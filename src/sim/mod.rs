@@ -29,7 +29,8 @@
 //!
 //! `GET /_sim/log` returns the record as JSON (`t_ms` since start, `method`,
 //! `path`, `status`); `POST /_sim/reset` clears it. Both are for benchmark
-//! harnesses, need no key and are not recorded.
+//! harnesses, need no key and are not recorded. [`webhook`] sends Altur's
+//! signed `on_call_end`.
 
 mod bodies;
 mod calls;
@@ -49,6 +50,7 @@ mod pipeline;
 mod reply;
 mod seed;
 mod state;
+pub mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
