@@ -18,11 +18,7 @@ pub fn campaign_body(id: i64) -> String {
 
 /// The `campaign` object of [`campaign_body`].
 pub(super) fn campaign_value(id: i64) -> Value {
-    let day = |active: bool| json!({"startTime": "09:00", "stopTime": "18:00", "active": active});
-    let week = json!({
-        "mon": day(true), "tue": day(true), "wed": day(true), "thu": day(true),
-        "fri": day(true), "sat": day(false), "sun": day(false),
-    });
+    let week = default_week();
     let phone = is_phone(id);
     let analytics = if phone {
         json!({
@@ -66,6 +62,15 @@ pub(super) fn campaign_value(id: i64) -> Value {
             "schedule_end_date": "2026-12-31",
         },
         "analytics": analytics,
+    })
+}
+
+/// Weekdays 09:00 to 18:00: every generated campaign's scheduling.
+pub(super) fn default_week() -> Value {
+    let day = |active: bool| json!({"startTime": "09:00", "stopTime": "18:00", "active": active});
+    json!({
+        "mon": day(true), "tue": day(true), "wed": day(true), "thu": day(true),
+        "fri": day(true), "sat": day(false), "sun": day(false),
     })
 }
 

@@ -8,7 +8,7 @@ use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::FIRST_MISSING_ID;
-use super::bodies::{campaign_body, campaign_extras, campaign_value};
+use super::bodies::{campaign_body, campaign_extras, campaign_value, default_week};
 use super::clock::rfc3339;
 use super::endpoints::Req;
 use super::input;
@@ -166,17 +166,16 @@ pub(super) fn create(world: &mut World, req: &Req<'_>) -> Reply {
         );
     };
     let phone = kind == "phone_call";
-    let base = campaign_value(0);
     let cycles_in = input::optional_object(&body, "cycles").unwrap_or_else(|_| json!({}));
     let mut cycles = json!({
         "enabled": cycles_in.get("enabled").and_then(Value::as_bool).unwrap_or(false),
         "mode": cycles_in.get("mode").cloned().unwrap_or_else(|| "cooldown".into()),
         "max_iterations": 1, "cooldown_minutes": 720,
-        "filter_statuses": [], "filter_tags": [], "schedule": base["scheduling"].clone(),
+        "filter_statuses": [], "filter_tags": [], "schedule": default_week(),
         "schedule_start_date": null, "schedule_end_date": null,
     });
     merge(&mut cycles, &cycles_in);
-    let mut scheduling = base["scheduling"].clone();
+    let mut scheduling = default_week();
     merge(
         &mut scheduling,
         &input::optional_object(&body, "scheduling").unwrap_or_else(|_| json!({})),

@@ -1,8 +1,10 @@
 //! Simulated time: RFC 3339 formatting and parsing, and the clock writes run on.
 //!
-//! Generated data lives in early 2026; writes happen at [`SIM_EPOCH`] plus one
-//! second per write, so the same sequence of writes always yields the same
-//! timestamps (tests compare bodies) and later writes are always later.
+//! Generated data lives in January and February 2026. A write that stamps a
+//! time (a created campaign, a started call, a sent message) happens at
+//! [`SIM_EPOCH`] plus one second per such write before it, so the same
+//! sequence of writes always yields the same timestamps (tests compare
+//! bodies) and a later write is always later than all generated data.
 
 /// 2026-03-01T09:00:00Z: the simulated time of the first write.
 pub(super) const SIM_EPOCH: i64 = 1_772_355_600;

@@ -54,7 +54,8 @@ impl Verb {
         }
     }
 
-    fn as_str(self) -> &'static str {
+    /// How `Allow` names it.
+    fn allow(self) -> &'static str {
         match self {
             Verb::Get => "GET, HEAD",
             Verb::Post => "POST",
@@ -154,8 +155,8 @@ pub(super) fn dispatch(
             continue;
         };
         if Some(r.verb) != verb {
-            if !allowed.contains(&r.verb.as_str()) {
-                allowed.push(r.verb.as_str());
+            if !allowed.contains(&r.verb.allow()) {
+                allowed.push(r.verb.allow());
             }
             continue;
         }

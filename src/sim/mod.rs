@@ -300,7 +300,8 @@ impl Simulator {
         self.shared.clear_log();
     }
 
-    /// The next requests, in order, misbehave like this.
+    /// The next requests, in order, misbehave like this (a request the rate
+    /// limit refuses is answered 429 and does not use one up).
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
         self.shared.control().faults.script(faults);
     }
