@@ -25,7 +25,7 @@ use super::endpoints::Req;
 use super::input;
 use super::reply::Reply;
 use super::seed::{hash, is_e164, uuid};
-use super::state::{CampaignState, World};
+use super::state::World;
 
 const STATUSES: [&str; 5] = ["ended", "failed", "busy", "no-answer", "in-progress"];
 const ANSWERED_BY: [&str; 3] = ["human", "machine", "unknown"];
@@ -40,17 +40,17 @@ pub(super) fn list(world: &mut World, req: &Req<'_>) -> Reply {
             q.one_of("status", &STATUSES)?,
             q.one_of("answeredBy", &ANSWERED_BY)?,
             q.dates()?,
-            q.int("pageIndex", 0, 0, 25_000)?,
-            q.int("pageSize", 50, 1, 100)?,
+            q.page_index_and_size()?,
         ))
     })();
-    let (status, answered_by, dates, index, size) = match parsed {
+    let (status, answered_by, dates, (index, size)) = match parsed {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let count = match world.campaigns.get(&campaign) {
-        Some(CampaignState::Created(_)) => 0,
-        _ => generated_call_count(campaign),
+    let count = if world.created(campaign) {
+        0
+    } else {
+        generated_call_count(campaign)
     };
     let items: Vec<Value> = (1..=count)
         .map(|n| campaign_call(campaign, n))

@@ -34,12 +34,7 @@ const PATCHABLE: [&str; 10] = [
 
 /// A campaign path id: digits below [`FIRST_MISSING_ID`].
 pub(super) fn campaign_id(raw: &str) -> Option<i64> {
-    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| (0..FIRST_MISSING_ID).contains(id))
+    input::digits(raw).filter(|id| (0..FIRST_MISSING_ID).contains(id))
 }
 
 /// The `campaign` object `GET /campaigns/{id}` shows; `None` when missing.
@@ -61,9 +56,10 @@ pub(super) fn detail(world: &World, id: i64) -> Option<Value> {
 /// Detail fields over the generated list-only ones: what the list shows.
 pub(super) fn record(world: &World, id: i64) -> Option<Value> {
     let d = detail(world, id)?;
-    let mut rec = match world.campaigns.get(&id) {
-        Some(CampaignState::Created(_)) => json!({}),
-        _ => Value::Object(campaign_extras(id)),
+    let mut rec = if world.created(id) {
+        json!({})
+    } else {
+        Value::Object(campaign_extras(id))
     };
     merge(&mut rec, &d);
     Some(rec)

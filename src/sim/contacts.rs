@@ -15,7 +15,7 @@ use super::endpoints::Req;
 use super::input;
 use super::reply::Reply;
 use super::seed::is_e164;
-use super::state::{CampaignState, World};
+use super::state::World;
 
 pub(super) const STATUSES: [&str; 15] = [
     "queue",
@@ -37,9 +37,10 @@ pub(super) const STATUSES: [&str; 15] = [
 const MAX_BATCH: usize = 1000;
 
 fn generated_count(world: &World, campaign: i64) -> i64 {
-    match world.campaigns.get(&campaign) {
-        Some(CampaignState::Created(_)) => 0,
-        _ => generated_contact_count(campaign),
+    if world.created(campaign) {
+        0
+    } else {
+        generated_contact_count(campaign)
     }
 }
 
@@ -83,25 +84,13 @@ fn find(world: &World, campaign: i64, contact: i64) -> Option<Value> {
         .flatten()
 }
 
-fn contact_param(raw: &str) -> Option<i64> {
-    (!raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| raw.parse().ok())
-        .flatten()
-}
-
 pub(super) fn list(world: &mut World, req: &Req<'_>) -> Reply {
     let Some(campaign) = campaign_id(req.param(0)) else {
         return Reply::not_found("Campaign");
     };
     let q = &req.query;
-    let parsed = (|| {
-        Ok::<_, Reply>((
-            q.one_of("status", &STATUSES)?,
-            q.int("pageIndex", 0, 0, 25_000)?,
-            q.int("pageSize", 50, 1, 100)?,
-        ))
-    })();
-    let (status, index, size) = match parsed {
+    let parsed = (|| Ok::<_, Reply>((q.one_of("status", &STATUSES)?, q.page_index_and_size()?)))();
+    let (status, (index, size)) = match parsed {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -116,7 +105,7 @@ pub(super) fn get(world: &mut World, req: &Req<'_>) -> Reply {
     let Some(campaign) = campaign_id(req.param(0)) else {
         return Reply::not_found("Campaign");
     };
-    match contact_param(req.param(1)).and_then(|c| find(world, campaign, c)) {
+    match input::digits(req.param(1)).and_then(|c| find(world, campaign, c)) {
         Some(c) => Reply::ok(&json!({"success": true, "contact": c})),
         None => Reply::not_found("Contact"),
     }
@@ -127,7 +116,7 @@ pub(super) fn delete(world: &mut World, req: &Req<'_>) -> Reply {
         return Reply::not_found("Campaign");
     };
     let Some((id, contact)) =
-        contact_param(req.param(1)).and_then(|id| Some((id, find(world, campaign, id)?)))
+        input::digits(req.param(1)).and_then(|id| Some((id, find(world, campaign, id)?)))
     else {
         return Reply::not_found("Contact");
     };

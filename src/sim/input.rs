@@ -63,6 +63,15 @@ impl Params {
         }
     }
 
+    /// `pageIndex` (0 to 25000, default 0) and `pageSize` (1 to 100,
+    /// default 50): how the contact and call lists page.
+    pub fn page_index_and_size(&self) -> Result<(usize, usize), Reply> {
+        Ok((
+            self.int("pageIndex", 0, 0, 25_000)?,
+            self.int("pageSize", 50, 1, 100)?,
+        ))
+    }
+
     /// `startDate`..=`endDate` in unix seconds; both or neither.
     pub fn dates(&self) -> Result<Option<(i64, i64)>, Reply> {
         match (self.get("startDate"), self.get("endDate")) {
@@ -92,6 +101,14 @@ pub(super) fn in_range(range: Option<(i64, i64)>, at: Option<&str>) -> bool {
             .and_then(|t| clock::parse(t, false))
             .is_some_and(|t| (start..=end).contains(&t)),
     }
+}
+
+/// A path id of ASCII digits that fits an `i64`.
+pub(super) fn digits(raw: &str) -> Option<i64> {
+    if raw.is_empty() || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse().ok()
 }
 
 /// Percent-decodes (invalid escapes kept as they are), lossy UTF-8.

@@ -106,6 +106,15 @@ impl World {
         self.next_contact - 1
     }
 
+    /// Whether `POST /campaigns` made this campaign (it has no generated
+    /// contacts or calls).
+    pub fn created(&self, campaign: i64) -> bool {
+        matches!(
+            self.campaigns.get(&campaign),
+            Some(CampaignState::Created(_))
+        )
+    }
+
     pub fn book(&mut self, campaign: i64) -> &mut ContactBook {
         self.contacts.entry(campaign).or_default()
     }
