@@ -1,4 +1,5 @@
-//! The simulated Altur API on its own, for benchmarks and local experiments:
+//! The simulated Altur API on its own (every route, reads and writes), for
+//! benchmarks and local experiments:
 //! `cargo run --release --example altur-sim -- --listen 127.0.0.1:9000 --key k`.
 //! Prints `listening on ADDR` once bound; stops on SIGTERM or SIGINT.
 

@@ -58,9 +58,10 @@ fn banner(addr: SocketAddr, sim: SocketAddr) -> String {
          Try:\n  \
          curl -i http://{host}/api/v1.0/campaigns/42     # first call: Cache-Status: fwd=miss; stored\n  \
          curl -i http://{host}/api/v1.0/campaigns/42     # again: Cache-Status: hit, Age\n  \
-         curl -i http://{host}/api/v1.0/campaigns/7      # a whatsapp campaign\n  \
-         curl -i http://{host}/api/v1.0/campaigns/1000000000   # upstream 404, cached 5 s\n  \
-         curl -i http://{host}/api/v1.0/campaigns/abc    # 400 invalid_campaign_id\n  \
+         curl -s 'http://{host}/api/v1.0/campaigns/42/contacts?status=queue&pageSize=5'\n  \
+         curl -s http://{host}/api/v1.0/call/0000002a-ca11-4000-8000-000000000001   # a call of campaign 42\n  \
+         curl -s http://{host}/api/v1.0/message/demo     # the messages of thread demo, oldest first\n  \
+         curl -i http://{host}/api/v1.0/campaigns/abc    # 400 invalid_campaign_id, never sent upstream\n  \
          curl -s http://{host}/metrics | grep altur_gateway_upstream\n\
          Stop with Ctrl-C."
     )
@@ -71,4 +72,35 @@ fn generated_key() -> String {
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(u64::from(std::process::id()));
     format!("demo-{:016x}", h.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every upstream path the banner suggests is one the simulator serves.
+    #[tokio::test]
+    async fn the_banners_paths_are_served_by_the_simulator() {
+        let sim = Simulator::start(SimConfig::default()).await.expect("sim");
+        let gw = SocketAddr::from(([127, 0, 0, 1], 8080));
+        let text = banner(gw, sim.addr());
+        let paths: Vec<&str> = text
+            .split_whitespace()
+            .filter_map(|w| w.trim_matches('\'').strip_prefix("http://127.0.0.1:8080"))
+            .filter(|p| p.starts_with("/api/v1.0/"))
+            .collect();
+        assert!(paths.len() >= 5, "{text}");
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        for path in paths {
+            let req = http::Request::get(format!("http://{}{path}", sim.addr()))
+                .header("authorization", "api-key sim-key")
+                .body(http_body_util::Empty::new())
+                .expect("request");
+            let status = client.request(req).await.expect("answer").status();
+            let expected = if path.ends_with("/abc") { 404 } else { 200 };
+            assert_eq!(status.as_u16(), expected, "{path}");
+        }
+    }
 }
