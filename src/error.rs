@@ -19,6 +19,15 @@ pub enum Refusal {
     /// Another path or query parameter; holds its name, safe to echo.
     #[error("invalid parameter `{0}`")]
     InvalidParameter(String),
+    /// A `Bearer` token no caller has, or no token where one is required.
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// The route is outside the caller's scopes; holds the scope it needs.
+    #[error("forbidden; needs scope {0}")]
+    Forbidden(String),
+    /// The caller is over its `requests_per_second`.
+    #[error("caller rate limited; retry after {0:?}")]
+    CallerRateLimited(Duration),
     #[error("request target longer than 8 KiB")]
     UriTooLong,
     #[error("request headers larger than 32 KiB")]
@@ -74,6 +83,9 @@ impl GatewayError {
             GatewayError::Downstream(Refusal::InvalidParameter(name)) => {
                 Cow::Owned(format!("The parameter `{name}` is missing or invalid."))
             }
+            GatewayError::Downstream(Refusal::Forbidden(scope)) => Cow::Owned(format!(
+                "This route needs the scope `{scope}` (or a broader one), which this caller does not have."
+            )),
             _ => Cow::Borrowed(message),
         };
         (status, code, message)
@@ -97,6 +109,21 @@ impl GatewayError {
                 StatusCode::BAD_REQUEST,
                 "invalid_parameter",
                 "A parameter is missing or invalid.",
+            ),
+            Downstream(Refusal::Unauthenticated) => (
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "A valid caller token is required: send Authorization: Bearer <token>.",
+            ),
+            Downstream(Refusal::Forbidden(_)) => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "This route is outside the caller's scopes.",
+            ),
+            Downstream(Refusal::CallerRateLimited(_)) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "caller_rate_limited",
+                "This caller is over its request rate; retry later.",
             ),
             Downstream(Refusal::UriTooLong) => (
                 StatusCode::URI_TOO_LONG,
@@ -158,9 +185,17 @@ impl GatewayError {
 
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
-            GatewayError::Upstream(UpstreamError::Busy(d)) => Some(retry_after_secs(*d).max(1)),
+            GatewayError::Upstream(UpstreamError::Busy(d))
+            | GatewayError::Downstream(Refusal::CallerRateLimited(d)) => {
+                Some(retry_after_secs(*d).max(1))
+            }
             _ => None,
         }
+    }
+
+    /// `WWW-Authenticate` for 401s.
+    pub fn www_authenticate(&self) -> Option<&'static str> {
+        matches!(self, GatewayError::Downstream(Refusal::Unauthenticated)).then_some("Bearer")
     }
 }
 

@@ -13,7 +13,8 @@ use crate::error::UpstreamError;
 use crate::health::Readiness;
 use crate::metrics::Metrics;
 use crate::outcome;
-use crate::queue::Queue;
+use crate::queue::{Lane, Queue};
+use crate::routes::RouteId;
 use crate::upstream::{FetchError, Fetched, Upstream};
 
 /// Base of the exponential backoff between retries of a 5xx or connect error.
@@ -29,6 +30,14 @@ pub enum Fetch {
         error: UpstreamError,
         waited: Duration,
     },
+}
+
+/// Whose request a fetch is: the route (for metrics) and the lane it queues
+/// in (the caller that started it).
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub route: RouteId,
+    pub lane: Lane,
 }
 
 /// Sends upstream requests through the shared queue.
@@ -62,7 +71,12 @@ impl Fetcher {
     /// to `upstream.max_retries` times, each through the queue; a 429 pauses
     /// the whole queue first. `None` when `abandoned` resolved first (every
     /// caller left): the place in the queue is given back.
-    pub async fn fetch(&self, target: &str, abandoned: impl Future<Output = ()>) -> Option<Fetch> {
+    pub async fn fetch(
+        &self,
+        target: &str,
+        who: &Who,
+        abandoned: impl Future<Output = ()>,
+    ) -> Option<Fetch> {
         tokio::pin!(abandoned);
         let mut waited = Duration::ZERO;
         let mut last: Option<Fetch> = None;
@@ -75,7 +89,7 @@ impl Fetcher {
                 }
             }
             let grant = tokio::select! {
-                g = self.queue.acquire() => g,
+                g = self.queue.acquire_in(&who.lane) => g,
                 () = &mut abandoned => return None,
             };
             let mut grant = match grant {
@@ -92,10 +106,12 @@ impl Fetcher {
                 }
             };
             waited += grant.waited;
-            self.metrics.queue_wait.observe(grant.waited.as_secs_f64());
+            self.metrics
+                .queue_waited(&who.lane.name, grant.waited.as_secs_f64());
             let sent = Instant::now();
             let result = self.upstream.get(target, || grant.sent()).await;
             drop(grant);
+            self.metrics.upstream_start(who.route, &who.lane.name);
             self.metrics
                 .upstream_duration
                 .observe(sent.elapsed().as_secs_f64());

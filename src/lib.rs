@@ -26,6 +26,8 @@
 //! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
 #![forbid(unsafe_code)]
 
+pub mod admission;
+pub mod auth;
 pub mod cache;
 pub mod config;
 pub mod demo;
@@ -52,6 +54,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::auth::file::CallersFile;
 use crate::config::{Backend, Settings};
 use crate::proxy::Gateway;
 use crate::secret::ApiKey;
@@ -63,30 +66,72 @@ pub enum StartError {
     Config(#[from] config::ConfigError),
     #[error("{0}")]
     Secret(#[from] secret::SecretError),
+    /// The callers file is missing, unreadable or invalid.
+    #[error("{0}")]
+    Callers(String),
     #[error("cannot bind: {0}")]
     Bind(std::io::Error),
 }
 
 impl StartError {
-    /// Exit code: 2 for configuration and secret problems, 1 otherwise.
+    /// Exit code: 2 for configuration, secret and callers problems, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StartError::Config(_) | StartError::Secret(_) => 2,
+            StartError::Config(_) | StartError::Secret(_) | StartError::Callers(_) => 2,
             StartError::Bind(_) => 1,
         }
     }
 }
 
-/// Builds the gateway for these settings: the local budget, or the fleet's
-/// shared one in Redis (`rate_limit.backend = "redis"`).
+/// Loads the callers file the settings name (or only the anonymous caller).
+///
+/// # Errors
+/// [`StartError::Callers`], naming the file and the problem.
+pub fn load_callers(settings: &Settings) -> Result<Arc<CallersFile>, StartError> {
+    let c = &settings.callers;
+    CallersFile::load(c.file.as_deref(), c.anonymous_scopes)
+        .map(Arc::new)
+        .map_err(StartError::Callers)
+}
+
+/// Builds the gateway for these settings: the one place its parts are made
+/// and wired (the local budget, or the fleet's shared one in Redis with
+/// `rate_limit.backend = "redis"`).
 ///
 /// # Errors
 /// A setting this build cannot honour.
-pub fn build(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, StartError> {
+pub fn build(
+    settings: Settings,
+    key: Arc<ApiKey>,
+    callers: Arc<CallersFile>,
+) -> Result<Arc<Gateway>, StartError> {
+    let metrics = Arc::new(metrics::Metrics::new());
+    let readiness = Arc::new(health::Readiness::default());
     let rl = &settings.rate_limit;
-    let url = match (rl.backend, rl.redis_url.as_deref()) {
-        (Backend::Local, _) => return Ok(Gateway::new(settings, key)?),
-        (Backend::Redis, Some(url)) => url,
+    let budget: Arc<dyn queue::Budget> = match (rl.backend, rl.redis_url.as_deref()) {
+        (Backend::Local, _) => Arc::new(queue::LocalBudget::new(
+            rl.requests_per_second.get() as usize,
+            rl.window(),
+        )),
+        (Backend::Redis, Some(url)) => Arc::new(
+            queue::RedisBudget::new(
+                url,
+                queue::redis_budget::RedisBudgetConfig {
+                    limit: rl.requests_per_second.get() as usize,
+                    window: rl.window(),
+                    fallback_limit: rl.fallback_requests_per_second.get() as usize,
+                    max_send_delay: settings.upstream.timeout,
+                    name: queue::redis_budget::BUDGET_NAME.into(),
+                },
+                Arc::clone(&metrics),
+                Arc::clone(&readiness),
+            )
+            .map_err(|reason| config::ConfigError::Invalid {
+                key: "rate_limit.redis_url",
+                reason,
+            })?,
+        ),
+        // Validation already refuses this; kept so a bad state is an error, not a panic.
         (Backend::Redis, None) => {
             return Err(StartError::Config(config::ConfigError::Invalid {
                 key: "rate_limit.redis_url",
@@ -94,36 +139,19 @@ pub fn build(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, Start
             }));
         }
     };
-    let metrics = Arc::new(metrics::Metrics::new());
-    let readiness = Arc::new(health::Readiness::default());
-    let budget = queue::RedisBudget::new(
-        url,
-        queue::redis_budget::RedisBudgetConfig {
-            limit: rl.requests_per_second.get() as usize,
-            window: rl.window(),
-            fallback_limit: rl.fallback_requests_per_second.get() as usize,
-            max_send_delay: settings.upstream.timeout,
-            name: queue::redis_budget::BUDGET_NAME.into(),
-        },
-        Arc::clone(&metrics),
-        Arc::clone(&readiness),
-    )
-    .map_err(|reason| {
-        StartError::Config(config::ConfigError::Invalid {
-            key: "rate_limit.redis_url",
-            reason,
-        })
-    })?;
-    Ok(Gateway::with_budget(
+    callers.watch();
+    Ok(Gateway::new(proxy::Parts {
         settings,
         key,
-        Arc::new(budget),
+        callers,
+        budget,
         metrics,
         readiness,
-    )?)
+    })?)
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains and returns.
+/// Loads the callers file itself; see [`run_with`].
 ///
 /// # Errors
 /// Settings this build cannot honour.
@@ -133,7 +161,23 @@ pub async fn run(
     key: Arc<ApiKey>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let gateway = build(settings, key)?;
+    let callers = load_callers(&settings)?;
+    run_with(listener, settings, key, callers, shutdown).await
+}
+
+/// Serves on `listener` with the given callers until `shutdown` resolves,
+/// then drains and returns.
+///
+/// # Errors
+/// Settings this build cannot honour.
+pub async fn run_with(
+    listener: TcpListener,
+    settings: Settings,
+    key: Arc<ApiKey>,
+    callers: Arc<CallersFile>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let gateway = build(settings, key, callers)?;
     server::serve(listener, gateway, shutdown)
         .await
         .map_err(StartError::Bind)

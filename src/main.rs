@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use altur_gateway::auth::file::CallersFile;
 use altur_gateway::config::Settings;
 use altur_gateway::secret::{self, ApiKey, KeySource};
 use altur_gateway::{StartError, server, telemetry};
@@ -44,23 +45,32 @@ fn main() -> ExitCode {
     telemetry::init(settings.log);
 
     match cli.command {
-        Some(Command::CheckConfig) => match load_key(&settings) {
-            Ok(key) => {
-                print!("{}", settings.to_toml());
-                let from = match key.source() {
-                    KeySource::Env => secret::ENV_VAR.to_string(),
-                    KeySource::File(p) => p.display().to_string(),
-                    KeySource::Fixed => "demo".to_string(),
-                };
-                println!("\n# api key: [REDACTED] (from {from})");
-                ExitCode::SUCCESS
+        Some(Command::CheckConfig) => {
+            match load_key(&settings).and_then(|k| Ok((k, altur_gateway::load_callers(&settings)?)))
+            {
+                Ok((key, callers)) => {
+                    print!("{}", settings.to_toml());
+                    let from = match key.source() {
+                        KeySource::Env => secret::ENV_VAR.to_string(),
+                        KeySource::File(p) => p.display().to_string(),
+                        KeySource::Fixed => "demo".to_string(),
+                    };
+                    println!("\n# api key: [REDACTED] (from {from})");
+                    print!("{}", describe_callers(&callers));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
             }
-            Err(e) => fail(&e),
-        },
+        }
         Some(Command::Demo) => block_on(altur_gateway::demo::run(settings)),
         None => {
             let key = match load_key(&settings) {
                 Ok(k) => Arc::new(k),
+                Err(e) => return fail(&e),
+            };
+            // Before binding: a bad callers file stops start-up with exit 2.
+            let callers = match altur_gateway::load_callers(&settings) {
+                Ok(c) => c,
                 Err(e) => return fail(&e),
             };
             block_on(async move {
@@ -68,10 +78,41 @@ fn main() -> ExitCode {
                     .await
                     .map_err(StartError::Bind)?;
                 tracing::info!(listen = %settings.listen, upstream = %settings.upstream.base_url, "altur-gateway serving");
-                altur_gateway::run(listener, settings, key, server::shutdown_signal()).await
+                altur_gateway::run_with(listener, settings, key, callers, server::shutdown_signal())
+                    .await
             })
         }
     }
+}
+
+/// The callers in force, as `check-config` shows them: names, scopes, weights
+/// and rates, never a token or its hash.
+fn describe_callers(callers: &CallersFile) -> String {
+    let table = callers.current();
+    let anon = table.anonymous.scopes.names();
+    let mut out = format!("# anonymous caller (no token): scopes = {anon:?}, weight = 1\n");
+    match callers.path() {
+        None => out.push_str("# callers file: none (every request is the anonymous caller)\n"),
+        Some(p) => {
+            out.push_str(&format!(
+                "# callers file: {} ({} callers; tokens are stored as SHA-256 and never shown)\n",
+                p.display(),
+                table.len()
+            ));
+            for c in table.iter() {
+                let rps = c
+                    .requests_per_second
+                    .map_or_else(|| "unlimited".to_string(), |r| r.to_string());
+                out.push_str(&format!(
+                    "#   {}: scopes = {:?}, weight = {}, requests_per_second = {rps}\n",
+                    c.name,
+                    c.scopes.names(),
+                    c.weight
+                ));
+            }
+        }
+    }
+    out
 }
 
 fn load_key(settings: &Settings) -> Result<ApiKey, StartError> {

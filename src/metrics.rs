@@ -1,7 +1,11 @@
 //! The Prometheus registry (prometheus-client) and the gateway's metrics.
 //!
 //! Names and labels are part of the operator contract; the README lists them.
-//! The common hit counter is resolved once, so a cache hit costs one atomic add.
+//! Label values come from the route table, the callers file and fixed
+//! vocabularies only, so cardinality stays bounded. A cache hit costs one
+//! atomic add: its counter is resolved once per caller and route.
+
+use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -18,31 +22,75 @@ pub struct RequestLabels {
     pub route: &'static str,
     pub status: u16,
     pub cache: &'static str,
+    pub caller: Arc<str>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabels {
     /// HTTP status, or `error` / `timeout`.
-    pub status: String,
+    pub status: &'static str,
 }
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StartLabels {
+    pub route: &'static str,
+    pub caller: Arc<str>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefusalLabels {
+    pub caller: Arc<str>,
+    /// `queue_full`, `caller_rate_limited`, `unauthenticated`, `forbidden`.
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallerLabels {
+    pub caller: Arc<str>,
+}
+
+/// Why a caller was refused: the `reason` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    QueueFull,
+    CallerRateLimited,
+    Unauthenticated,
+    Forbidden,
+}
+
+impl Refused {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refused::QueueFull => "queue_full",
+            Refused::CallerRateLimited => "caller_rate_limited",
+            Refused::Unauthenticated => "unauthenticated",
+            Refused::Forbidden => "forbidden",
+        }
+    }
+}
+
+const WAIT_BUCKETS: [f64; 11] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
-    /// `requests{route=<read route>,status="200",cache="hit"}`, resolved
-    /// once per route, indexed by `RouteId as usize`: a hit costs one atomic add.
-    hits_ok: Vec<Counter>,
     pub upstream_requests: Family<UpstreamLabels, Counter>,
+    pub upstream_starts: Family<StartLabels, Counter>,
+    pub refusals: Family<RefusalLabels, Counter>,
     pub upstream_duration: Histogram,
     pub queue_wait: Histogram,
+    pub caller_queue_wait: Family<CallerLabels, Histogram, fn() -> Histogram>,
     pub queue_depth: Gauge,
+    pub caller_queue_depth: Family<CallerLabels, Gauge>,
     pub rate_limit_pauses: Counter,
     pub cache_entries: Gauge,
     pub cache_bytes: Gauge,
     pub stale_served: Counter,
     pub rate_limit_fallback: Gauge,
     pub key_reload_failures: Counter,
+    pub callers: Gauge,
+    pub callers_reload_failures: Counter,
 }
 
 impl Default for Metrics {
@@ -51,129 +99,206 @@ impl Default for Metrics {
     }
 }
 
+/// Registers a metric (a clone shares its value) and returns it.
+fn reg<M>(r: &mut Registry, name: &str, help: &str, metric: M) -> M
+where
+    M: prometheus_client::registry::Metric + Clone,
+{
+    r.register(name, help, metric.clone());
+    metric
+}
+
 impl Metrics {
     pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("altur_gateway");
-        let requests = Family::<RequestLabels, Counter>::default();
-        registry.register(
+        let mut r = Registry::with_prefix("altur_gateway");
+        let gauge = |r: &mut Registry, name: &str, help: &str| reg(r, name, help, Gauge::default());
+        let counter =
+            |r: &mut Registry, name: &str, help: &str| reg(r, name, help, Counter::default());
+        let requests = reg(
+            &mut r,
             "requests",
-            "Downstream requests by route, status and cache outcome",
-            requests.clone(),
+            "Downstream requests by route, status, cache outcome and caller",
+            Family::<RequestLabels, Counter>::default(),
         );
-        let hits_ok = RouteId::ALL
-            .iter()
-            .map(|r| {
-                requests
-                    .get_or_create(&RequestLabels {
-                        route: r.as_str(),
-                        status: 200,
-                        cache: CacheStatus::Hit.as_str(),
-                    })
-                    .clone()
-            })
-            .collect();
-        let upstream_requests = Family::<UpstreamLabels, Counter>::default();
-        registry.register(
+        let upstream_requests = reg(
+            &mut r,
             "upstream_requests",
             "Upstream requests started, by upstream status (or error, timeout)",
-            upstream_requests.clone(),
+            Family::<UpstreamLabels, Counter>::default(),
         );
-        let buckets = [
+        let upstream_starts = reg(
+            &mut r,
+            "upstream_starts",
+            "Upstream requests started, by route and by the caller whose request spent the budget",
+            Family::<StartLabels, Counter>::default(),
+        );
+        let refusals = reg(
+            &mut r,
+            "refusals",
+            "Requests refused, by caller and reason (queue_full, caller_rate_limited, unauthenticated, forbidden)",
+            Family::<RefusalLabels, Counter>::default(),
+        );
+        let upstream_duration = Histogram::new([
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-        ];
-        let upstream_duration = Histogram::new(buckets);
-        registry.register(
+        ]);
+        r.register(
             "upstream_duration_seconds",
             "Upstream exchange latency (request sent to body read)",
             upstream_duration.clone(),
         );
-        let queue_wait =
-            Histogram::new([0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
-        registry.register(
+        let queue_wait = Histogram::new(WAIT_BUCKETS);
+        r.register(
             "queue_wait_seconds",
             "Time an upstream request waited in the shared queue",
             queue_wait.clone(),
         );
-        let gauge = |registry: &mut Registry, name: &str, help: &str| {
-            let g = Gauge::default();
-            registry.register(name, help, g.clone());
-            g
-        };
-        let counter = |registry: &mut Registry, name: &str, help: &str| {
-            let c = Counter::default();
-            registry.register(name, help, c.clone());
-            c
-        };
+        let caller_queue_wait = reg(
+            &mut r,
+            "caller_queue_wait_seconds",
+            "Time an upstream request waited in the shared queue, by caller",
+            Family::<CallerLabels, Histogram, fn() -> Histogram>::new_with_constructor(|| {
+                Histogram::new(WAIT_BUCKETS)
+            }),
+        );
         let queue_depth = gauge(
-            &mut registry,
+            &mut r,
             "queue_depth",
             "Requests waiting in the shared queue",
         );
+        let caller_queue_depth = reg(
+            &mut r,
+            "caller_queue_depth",
+            "Requests waiting in the shared queue, by caller",
+            Family::<CallerLabels, Gauge>::default(),
+        );
         let rate_limit_pauses = counter(
-            &mut registry,
+            &mut r,
             "rate_limit_pauses",
             "Queue pauses caused by an upstream 429",
         );
-        let cache_entries = gauge(&mut registry, "cache_entries", "Entries in the cache");
+        let cache_entries = gauge(&mut r, "cache_entries", "Entries in the cache");
         let cache_bytes = gauge(
-            &mut registry,
+            &mut r,
             "cache_bytes",
             "Bytes charged to the cache (key plus body)",
         );
         let stale_served = counter(
-            &mut registry,
+            &mut r,
             "stale_served",
             "Responses served stale because upstream failed or the queue was full",
         );
         let rate_limit_fallback = gauge(
-            &mut registry,
+            &mut r,
             "rate_limit_fallback",
             "1 while the shared (Redis) limiter is unreachable and the local fallback is used",
         );
         let key_reload_failures = counter(
-            &mut registry,
+            &mut r,
             "key_reload_failures",
             "Failed re-reads of the API key file (the last good key was kept)",
         );
+        let callers = gauge(&mut r, "callers", "Callers in the callers file in force");
+        let callers_reload_failures = counter(
+            &mut r,
+            "callers_reload_failures",
+            "Failed re-reads of the callers file (the last good one was kept)",
+        );
         Metrics {
-            registry,
+            registry: r,
             requests,
-            hits_ok,
             upstream_requests,
+            upstream_starts,
+            refusals,
             upstream_duration,
             queue_wait,
+            caller_queue_wait,
             queue_depth,
+            caller_queue_depth,
             rate_limit_pauses,
             cache_entries,
             cache_bytes,
             stale_served,
             rate_limit_fallback,
             key_reload_failures,
+            callers,
+            callers_reload_failures,
         }
     }
 
-    pub fn request(&self, route: RouteLabel, status: u16, cache: CacheStatus) {
-        if let (RouteLabel::Api(r), 200, CacheStatus::Hit) = (route, status, cache)
-            && let Some(c) = self.hits_ok.get(r as usize)
-        {
-            c.inc();
-            return;
-        }
+    /// The 200-hit counters of `caller`, one per route (`RouteId as usize`),
+    /// for the caller to keep: its hits then cost one atomic add.
+    pub fn hit_counters(&self, caller: &Arc<str>) -> Box<[Counter]> {
+        RouteId::ALL
+            .iter()
+            .map(|r| {
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        route: r.as_str(),
+                        status: 200,
+                        cache: CacheStatus::Hit.as_str(),
+                        caller: Arc::clone(caller),
+                    })
+                    .clone()
+            })
+            .collect()
+    }
+
+    pub fn request(&self, route: RouteLabel, caller: &Arc<str>, status: u16, cache: CacheStatus) {
         self.requests
             .get_or_create(&RequestLabels {
                 route: route.as_str(),
                 status,
                 cache: cache.as_str(),
+                caller: Arc::clone(caller),
             })
             .inc();
     }
 
-    pub fn upstream(&self, status: &str) {
+    pub fn upstream(&self, status: &'static str) {
         self.upstream_requests
-            .get_or_create(&UpstreamLabels {
-                status: status.to_string(),
+            .get_or_create(&UpstreamLabels { status })
+            .inc();
+    }
+
+    pub fn upstream_start(&self, route: RouteId, caller: &Arc<str>) {
+        self.upstream_starts
+            .get_or_create(&StartLabels {
+                route: route.as_str(),
+                caller: Arc::clone(caller),
             })
             .inc();
+    }
+
+    pub fn refused(&self, caller: &Arc<str>, why: Refused) {
+        self.refusals
+            .get_or_create(&RefusalLabels {
+                caller: Arc::clone(caller),
+                reason: why.as_str(),
+            })
+            .inc();
+    }
+
+    pub fn queue_waited(&self, caller: &Arc<str>, secs: f64) {
+        self.queue_wait.observe(secs);
+        self.caller_queue_wait
+            .get_or_create(&CallerLabels {
+                caller: Arc::clone(caller),
+            })
+            .observe(secs);
+    }
+
+    /// Sets the per-caller queue depth gauges (at scrape time); callers no
+    /// longer waiting read 0.
+    pub fn set_caller_depths(&self, depths: &[(Arc<str>, usize)]) {
+        // Zero every caller seen so far, then set the ones waiting now.
+        self.caller_queue_depth.clear();
+        for (caller, n) in depths {
+            self.caller_queue_depth
+                .get_or_create(&CallerLabels {
+                    caller: Arc::clone(caller),
+                })
+                .set(i64::try_from(*n).unwrap_or(i64::MAX));
+        }
     }
 
     /// The text exposition.

@@ -15,6 +15,7 @@ use std::time::Duration;
 mod raw;
 mod validate;
 
+use crate::auth::scopes::Scopes;
 use crate::routes::RouteId;
 
 pub use raw::*;
@@ -46,6 +47,8 @@ const KNOWN_KEYS: &[&str] = &[
     "cache.max_bytes",
     "cache.redis_url",
     "cache.routes",
+    "callers.file",
+    "callers.anonymous_scopes",
     "log.format",
 ];
 
@@ -77,6 +80,7 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub rate_limit: RateLimitSettings,
     pub cache: CacheSettings,
+    pub callers: CallersSettings,
     pub log: LogFormat,
     /// What the user wrote, for `check-config`.
     pub raw: RawSettings,
@@ -129,6 +133,14 @@ pub struct CacheSettings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallersSettings {
+    /// The callers file; none: every request is the anonymous caller.
+    pub file: Option<PathBuf>,
+    /// What a request without a caller token may do.
+    pub anonymous_scopes: Scopes,
 }
 
 /// How long a read route's answers stay fresh.
@@ -186,6 +198,8 @@ impl Settings {
                 .prefix_separator("__")
                 .separator("__")
                 .try_parsing(true)
+                .list_separator(",")
+                .with_list_parse_key("callers.anonymous_scopes")
                 .source(Some(env)),
         );
         let merged = builder

@@ -13,6 +13,7 @@ pub struct RawSettings {
     pub upstream: RawUpstream,
     pub rate_limit: RawRateLimit,
     pub cache: RawCache,
+    pub callers: RawCallers,
     pub log: RawLog,
 }
 
@@ -59,6 +60,14 @@ pub struct RawRouteCache {
     pub ttl_seconds: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub negative_ttl_seconds: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCallers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub anonymous_scopes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

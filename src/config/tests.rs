@@ -211,3 +211,25 @@ fn a_bad_route_entry_names_its_key() {
         assert!(!e.contains('\n'), "one line: {e}");
     }
 }
+
+#[test]
+fn anonymous_scopes_from_the_environment() {
+    let scopes = |v: &str| {
+        Settings::load_from(
+            None,
+            env(&[("ALTUR_GATEWAY__CALLERS__ANONYMOUS_SCOPES", v)]),
+        )
+        .map(|s| s.callers.anonymous_scopes.names())
+    };
+    assert_eq!(scopes("read").expect("valid"), ["read"]);
+    assert_eq!(
+        scopes("campaigns:read,calls:read").expect("valid"),
+        ["campaigns:read", "calls:read"]
+    );
+    assert_eq!(scopes("").expect("valid"), Vec::<String>::new());
+    let e = scopes("admin").expect_err("unknown scope").to_string();
+    assert!(e.contains("callers.anonymous_scopes"), "{e}");
+    let d = Settings::load_from(None, env(&[])).expect("defaults");
+    assert_eq!(d.callers.anonymous_scopes.names(), ["read"]);
+    assert!(d.callers.file.is_none());
+}

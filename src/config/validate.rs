@@ -101,6 +101,25 @@ impl RawSettings {
                 max_bytes: c.max_bytes,
                 redis_url: cache_redis,
             },
+            callers: CallersSettings {
+                file: match &self.callers.file {
+                    Some(p) if p.trim().is_empty() => {
+                        return Err(invalid("callers.file", "must not be empty"));
+                    }
+                    Some(p) => Some(PathBuf::from(p)),
+                    None => None,
+                },
+                // An empty environment value (`...ANONYMOUS_SCOPES=`) is `[""]`: no scope.
+                anonymous_scopes: Scopes::parse(
+                    &self
+                        .callers
+                        .anonymous_scopes
+                        .iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>(),
+                )
+                .map_err(|e| invalid("callers.anonymous_scopes", e))?,
+            },
             log,
             raw: self,
         })

@@ -21,6 +21,12 @@ impl Gateway {
                     .reload_failing()
                     .then(|| "key file unreadable or empty; using the last good key".to_string());
                 self.readiness.note("api_key", failing);
+                let callers = self
+                    .callers
+                    .health
+                    .failing()
+                    .map(|e| format!("{e}; using the last good callers file"));
+                self.readiness.note("callers", callers);
                 match self.readiness.check() {
                     Ok(body) => json_response(StatusCode::OK, Bytes::from(body)),
                     Err(body) => json_response(StatusCode::SERVICE_UNAVAILABLE, Bytes::from(body)),
@@ -34,11 +40,20 @@ impl Gateway {
                 self.metrics
                     .cache_bytes
                     .set(i64::try_from(bytes).unwrap_or(i64::MAX));
-                let failures = self.key.reload_failures();
-                let seen = self.metrics.key_reload_failures.get();
-                if failures > seen {
-                    self.metrics.key_reload_failures.inc_by(failures - seen);
-                }
+                catch_up(
+                    &self.metrics.key_reload_failures,
+                    self.key.reload_failures(),
+                );
+                catch_up(
+                    &self.metrics.callers_reload_failures,
+                    self.callers.health.failures(),
+                );
+                let callers = self.callers.current().len();
+                self.metrics
+                    .callers
+                    .set(i64::try_from(callers).unwrap_or(i64::MAX));
+                self.metrics
+                    .set_caller_depths(&self.fetcher.queue.depth_by_lane());
                 let mut r = Response::new(Full::new(Bytes::from(self.metrics.encode())));
                 r.headers_mut().insert(
                     CONTENT_TYPE,
@@ -49,5 +64,13 @@ impl Gateway {
                 r
             }
         }
+    }
+}
+
+/// Raises a counter to a count kept elsewhere (a file's failures).
+fn catch_up(counter: &prometheus_client::metrics::counter::Counter, total: u64) {
+    let seen = counter.get();
+    if total > seen {
+        counter.inc_by(total - seen);
     }
 }

@@ -16,15 +16,18 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tokio::time::Instant;
 
+use crate::admission;
+use crate::auth::{self, callers::Caller, file::CallersFile};
 use crate::cache::shared::SharedCache;
 use crate::cache::{Cache, CacheKey, Policy};
 use crate::config::{ConfigError, Settings};
+use crate::error::Refusal;
 use crate::fetch::Fetcher;
 use crate::flight::Flights;
 use crate::health::Readiness;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Refused};
 use crate::outcome::{CacheStatus, RouteLabel};
-use crate::queue::{Budget, LocalBudget, Queue};
+use crate::queue::{Budget, Queue};
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, RouteId, Routed};
 use crate::secret::ApiKey;
@@ -81,43 +84,38 @@ pub struct Gateway {
     flights: Arc<Flights<CacheKey, Arc<read::Outcome>>>,
     fetcher: Fetcher,
     key: Arc<ApiKey>,
+    callers: Arc<CallersFile>,
+    /// The label of a request whose token matched no caller.
+    unknown: Caller,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     ids: RequestIds,
 }
 
+/// What the gateway is made of; `lib::build` makes them.
+pub struct Parts {
+    pub settings: Settings,
+    pub key: Arc<ApiKey>,
+    pub callers: Arc<CallersFile>,
+    pub budget: Arc<dyn Budget>,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Arc<Readiness>,
+}
+
 impl Gateway {
-    /// Builds the gateway with the local (per-process) budget.
+    /// Wires the parts into a gateway.
     ///
     /// # Errors
-    /// A base URL the client cannot use.
-    pub fn new(settings: Settings, key: Arc<ApiKey>) -> Result<Arc<Gateway>, ConfigError> {
-        let rl = &settings.rate_limit;
-        let budget: Arc<dyn Budget> = Arc::new(LocalBudget::new(
-            rl.requests_per_second.get() as usize,
-            rl.window(),
-        ));
-        Self::with_budget(
+    /// A base URL the client cannot use, or a shared cache URL Redis cannot.
+    pub fn new(parts: Parts) -> Result<Arc<Gateway>, ConfigError> {
+        let Parts {
             settings,
             key,
+            callers,
             budget,
-            Arc::new(Metrics::new()),
-            Arc::new(Readiness::default()),
-        )
-    }
-
-    /// Builds the gateway with a given budget, metrics and readiness (a shared
-    /// limiter reports through them).
-    ///
-    /// # Errors
-    /// A base URL the client cannot use.
-    pub fn with_budget(
-        settings: Settings,
-        key: Arc<ApiKey>,
-        budget: Arc<dyn Budget>,
-        metrics: Arc<Metrics>,
-        readiness: Arc<Readiness>,
-    ) -> Result<Arc<Gateway>, ConfigError> {
+            metrics,
+            readiness,
+        } = parts;
         let c = &settings.cache;
         let cache = Cache::new(c.max_bytes);
         let policies = Policy::all(c);
@@ -159,6 +157,8 @@ impl Gateway {
             flights: Arc::default(),
             fetcher,
             key,
+            callers,
+            unknown: Caller::unknown(),
             metrics,
             readiness,
             ids: RequestIds::new(),
@@ -195,32 +195,92 @@ impl Gateway {
         };
         let routed =
             routes::check_limits(&req).and_then(|()| routes::route(req.method(), req.uri()));
-        let (resp, route, cache) = match routed {
-            Err(refusal) => (
-                error_response(&refusal.into()),
-                RouteLabel::Other,
-                CacheStatus::None,
-            ),
-            Ok(Routed::Local(local)) => (
-                self.local_route(local),
-                RouteLabel::Local(local),
-                CacheStatus::None,
-            ),
-            Ok(Routed::Api(m)) => match self.fresh(&m.target, m.head, started) {
-                Some(resp) => (resp, RouteLabel::Api(m.spec.id), CacheStatus::Hit),
-                None => {
-                    let key = CacheKey::new(&m.target);
-                    let (head, route) = (m.head, m.spec.id);
-                    drop(req);
-                    let gateway = Arc::clone(self);
-                    return Handled::Waiting(Box::pin(async move {
-                        let (resp, cache, waited) = gateway.read(key, route, head).await;
-                        gateway.finish(done, resp, RouteLabel::Api(route), cache, waited)
-                    }));
-                }
-            },
+        let table = self.callers.current();
+        // 1. The gateway's own routes, and what the HTTP layer refuses, need no caller.
+        let routed = match routed {
+            Ok(Routed::Local(local)) => {
+                let resp = self.local_route(local);
+                let route = RouteLabel::Local(local);
+                return Handled::Ready(Some(self.finish(
+                    done,
+                    resp,
+                    route,
+                    &table.anonymous,
+                    CacheStatus::None,
+                    None,
+                )));
+            }
+            Err(r @ (Refusal::UriTooLong | Refusal::HeadersTooLarge)) => {
+                return self.refuse(done, r, RouteLabel::Other, &table.anonymous);
+            }
+            other => other,
         };
-        Handled::Ready(Some(self.finish(done, resp, route, cache, None)))
+        // 2. Who is asking, before anything else happens to the request.
+        let caller = match auth::authenticate(req.headers(), &table) {
+            Ok(c) => c,
+            Err(r) => {
+                self.metrics
+                    .refused(&self.unknown.name, Refused::Unauthenticated);
+                return self.refuse(done, r, RouteLabel::Other, &self.unknown);
+            }
+        };
+        // 3. The caller's own request rate, hits included.
+        if let Err(wait) = admission::admit(caller) {
+            self.metrics
+                .refused(&caller.name, Refused::CallerRateLimited);
+            return self.refuse(
+                done,
+                Refusal::CallerRateLimited(wait),
+                RouteLabel::Other,
+                caller,
+            );
+        }
+        // 4. The route, and whether the caller's scopes reach it.
+        let m = match routed {
+            Ok(Routed::Api(m)) => m,
+            Ok(Routed::Local(_)) => {
+                return self.refuse(done, Refusal::NotFound, RouteLabel::Other, caller);
+            }
+            Err(r) => return self.refuse(done, r, RouteLabel::Other, caller),
+        };
+        let route = RouteLabel::Api(m.spec.id);
+        if let Err(r) = auth::authorize(caller, m.spec) {
+            self.metrics.refused(&caller.name, Refused::Forbidden);
+            return self.refuse(done, r, route, caller);
+        }
+        // 5. A read: fresh in the cache, answered now; else through the queue.
+        if let Some(resp) = self.fresh(&m.target, m.head, started) {
+            return Handled::Ready(Some(self.finish(
+                done,
+                resp,
+                route,
+                caller,
+                CacheStatus::Hit,
+                None,
+            )));
+        }
+        let key = CacheKey::new(&m.target);
+        let (head, id, caller) = (m.head, m.spec.id, Arc::clone(caller));
+        drop(table);
+        drop(req);
+        let gateway = Arc::clone(self);
+        Handled::Waiting(Box::pin(async move {
+            let (resp, cache, waited) = gateway.read(key, id, head, &caller).await;
+            gateway.finish(done, resp, route, &caller, cache, waited)
+        }))
+    }
+
+    /// Answers with the gateway's own error, at once.
+    fn refuse(&self, done: Done, refusal: Refusal, route: RouteLabel, caller: &Caller) -> Handled {
+        let resp = error_response(&refusal.into());
+        Handled::Ready(Some(self.finish(
+            done,
+            resp,
+            route,
+            caller,
+            CacheStatus::None,
+            None,
+        )))
     }
 
     /// Metrics, the access line and `X-Request-Id`: the last step of every request.
@@ -229,17 +289,22 @@ impl Gateway {
         done: Done,
         mut resp: Response<Body>,
         route: RouteLabel,
+        caller: &Caller,
         cache: CacheStatus,
         waited: Option<Duration>,
     ) -> Response<Body> {
         let status = resp.status().as_u16();
-        self.metrics.request(route, status, cache);
+        match (route, status, cache) {
+            (RouteLabel::Api(r), 200, CacheStatus::Hit) => caller.count_hit(r, &self.metrics),
+            _ => self.metrics.request(route, &caller.name, status, cache),
+        }
         if let Some((method, path)) = &done.access {
             tracing::info!(
                 target: "altur_gateway::access",
                 method = %method,
                 path = path.as_str(),
                 route = route.as_str(),
+                caller = &*caller.name,
                 status,
                 cache = cache.as_str(),
                 upstream_wait_ms = waited.map(|w| w.as_millis() as u64),

@@ -9,11 +9,13 @@ use tokio::time::Instant;
 
 use super::respond::{entry_response, error_with_status};
 use super::{Body, Gateway};
+use crate::auth::callers::Caller;
 use crate::cache::shared::{FetchLock, LOCK_TTL, LockAttempt, SharedCache, SharedLookup};
 use crate::cache::{CacheKey, Entry, Lookup};
 use crate::error::{GatewayError, UpstreamError};
-use crate::fetch::Fetch;
+use crate::fetch::{Fetch, Who};
 use crate::flight::Leader;
+use crate::metrics::Refused;
 use crate::outcome::CacheStatus;
 use crate::routes::RouteId;
 
@@ -66,6 +68,7 @@ impl Gateway {
         key: CacheKey,
         route: RouteId,
         head: bool,
+        caller: &Caller,
     ) -> (Response<Body>, CacheStatus, Option<Duration>) {
         // Another request may have stored it since `handle` looked.
         if let Some(resp) = self.fresh(key.as_str(), head, Instant::now()) {
@@ -76,7 +79,12 @@ impl Gateway {
         if let Some(leader) = leader {
             let gateway = Arc::clone(self);
             let key = key.clone();
-            tokio::spawn(async move { gateway.lead(key, route, leader).await });
+            // The fetch holds one queue place, in the lane of the caller that started it.
+            let who = Who {
+                route,
+                lane: caller.lane(),
+            };
+            tokio::spawn(async move { gateway.lead(key, route, who, leader).await });
         }
         let collapsed = !ticket.leader;
         let outcome = ticket.wait().await.unwrap_or_else(|| {
@@ -99,6 +107,13 @@ impl Gateway {
         if let Some(fwd_status) = failed_status
             && let Some(stale) = self.stale_entry(key.as_str())
         {
+            if let Outcome::Failed {
+                error: UpstreamError::Busy(_),
+                ..
+            } = &*outcome
+            {
+                self.metrics.refused(&caller.name, Refused::QueueFull);
+            }
             self.metrics.stale_served.inc();
             let status = CacheStatus::Stale { fwd_status };
             let age = stale.age_secs(Instant::now());
@@ -131,6 +146,9 @@ impl Gateway {
                 )
             }
             Outcome::Failed { error, .. } => {
+                if let UpstreamError::Busy(_) = error {
+                    self.metrics.refused(&caller.name, Refused::QueueFull);
+                }
                 let status = match error {
                     UpstreamError::Busy(_) => CacheStatus::Refused,
                     _ if collapsed => CacheStatus::Collapsed,
@@ -159,6 +177,7 @@ impl Gateway {
         self: Arc<Self>,
         key: CacheKey,
         route: RouteId,
+        who: Who,
         leader: Leader<CacheKey, Arc<Outcome>>,
     ) {
         // A flight for this key may have finished between our lookup and join.
@@ -172,7 +191,7 @@ impl Gateway {
             return;
         }
         let Some(shared) = &self.shared else {
-            if let Some(outcome) = self.fetch_and_store(&key, route, &leader).await {
+            if let Some(outcome) = self.fetch_and_store(&key, route, &who, &leader).await {
                 leader.finish(Arc::new(outcome));
             }
             return;
@@ -201,11 +220,11 @@ impl Gateway {
                     }
                 };
                 tokio::select! {
-                    o = self.fetch_and_store(&key, route, &leader) => o,
+                    o = self.fetch_and_store(&key, route, &who, &leader) => o,
                     () = keep => None,
                 }
             }
-            None => self.fetch_and_store(&key, route, &leader).await,
+            None => self.fetch_and_store(&key, route, &who, &leader).await,
         };
         let to_share = match &outcome {
             Some(Outcome::Response {
@@ -288,10 +307,15 @@ impl Gateway {
         &self,
         key: &CacheKey,
         route: RouteId,
+        who: &Who,
         leader: &Leader<CacheKey, Arc<Outcome>>,
     ) -> Option<Outcome> {
         Some(
-            match self.fetcher.fetch(key.as_str(), leader.abandoned()).await? {
+            match self
+                .fetcher
+                .fetch(key.as_str(), who, leader.abandoned())
+                .await?
+            {
                 Fetch::Answer { fetched: f, waited } => {
                     let status = f.status;
                     let policy = &self.policies[route as usize];

@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 
 use bytes::Bytes;
-use http::header::{AGE, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{AGE, ALLOW, CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
@@ -71,6 +71,10 @@ pub fn error_response(err: &GatewayError) -> Response<Body> {
     let mut resp = json_response(err.status(), err.body());
     if let Some(allow) = err.allow().and_then(|a| HeaderValue::from_str(a).ok()) {
         resp.headers_mut().insert(ALLOW, allow);
+    }
+    if let Some(v) = err.www_authenticate() {
+        resp.headers_mut()
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(v));
     }
     if let Some(secs) = err.retry_after_secs() {
         resp.headers_mut()

@@ -139,10 +139,7 @@ impl<W> Schedule<W> {
         for w in self.queue.values().filter(|w| live(&w.item)) {
             *depth.entry(&w.lane).or_default() += 1;
         }
-        let mut out: Vec<_> = depth
-            .into_iter()
-            .map(|(k, v)| (Arc::clone(k), v))
-            .collect();
+        let mut out: Vec<_> = depth.into_iter().map(|(k, v)| (Arc::clone(k), v)).collect();
         out.sort();
         out
     }
@@ -189,7 +186,10 @@ mod tests {
         for i in 0..40 {
             s.push(&b, ('b', i));
         }
-        let first: Vec<char> = (0..20).filter_map(|_| s.pop(|_| true)).map(|x| x.0).collect();
+        let first: Vec<char> = (0..20)
+            .filter_map(|_| s.pop(|_| true))
+            .map(|x| x.0)
+            .collect();
         let bs = first.iter().filter(|c| **c == 'b').count();
         assert!((14..=16).contains(&bs), "3:1 of 20 is 15 for b: {first:?}");
     }

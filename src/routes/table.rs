@@ -157,6 +157,13 @@ impl RouteSpec {
         self.id.as_str()
     }
 
+    /// Whether it reads or writes, for scopes.
+    pub fn access(&self) -> crate::auth::scopes::Access {
+        match self.kind {
+            Kind::Read { .. } => crate::auth::scopes::Access::Read,
+        }
+    }
+
     /// Whether its answers may be stored.
     pub fn stores(&self) -> bool {
         match self.kind {

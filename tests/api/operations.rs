@@ -93,7 +93,7 @@ async fn metrics_agree_exactly_with_what_upstream_received() {
         sample(
             &text,
             &format!(
-                "altur_gateway_requests_total{{route=\"campaign\",status=\"{status}\",cache=\"{cache}\"}}"
+                "altur_gateway_requests_total{{route=\"campaign\",status=\"{status}\",cache=\"{cache}\",caller=\"anonymous\"}}"
             ),
         )
     };
@@ -107,7 +107,7 @@ async fn metrics_agree_exactly_with_what_upstream_received() {
     assert_eq!(
         sample(
             &text,
-            "altur_gateway_requests_total{route=\"other\",status=\"400\",cache=\"none\"}"
+            "altur_gateway_requests_total{route=\"other\",status=\"400\",cache=\"none\",caller=\"anonymous\"}"
         ),
         1
     );
@@ -129,6 +129,21 @@ async fn metrics_agree_exactly_with_what_upstream_received() {
     assert_eq!(sample(&text, "altur_gateway_queue_depth"), 0);
     assert_eq!(sample(&text, "altur_gateway_rate_limit_pauses_total"), 0);
     assert!(text.contains("# TYPE altur_gateway_queue_wait_seconds histogram"));
+    // Who spent the budget: every upstream start, by route and caller.
+    assert_eq!(
+        sample(
+            &text,
+            "altur_gateway_upstream_starts_total{route=\"campaign\",caller=\"anonymous\"}"
+        ),
+        received
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "altur_gateway_refusals_total{caller=\"anonymous\",reason=\"queue_full\"}"
+        ),
+        1
+    );
     assert!(!text.contains(crate::helpers::KEY));
 }
 
