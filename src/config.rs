@@ -37,6 +37,9 @@ const KNOWN_KEYS: &[&str] = &[
     "cache.stale_if_error_seconds",
     "cache.max_bytes",
     "cache.redis_url",
+    "server.header_timeout_ms",
+    "server.idle_timeout_ms",
+    "server.max_connections",
     "log.format",
 ];
 
@@ -67,6 +70,7 @@ pub struct RawSettings {
     pub upstream: RawUpstream,
     pub rate_limit: RawRateLimit,
     pub cache: RawCache,
+    pub server: RawServer,
     pub log: RawLog,
 }
 
@@ -105,6 +109,16 @@ pub struct RawCache {
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    /// Absent: derived from the open-file limit at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct RawLog {
     pub format: String,
 }
@@ -116,6 +130,7 @@ pub struct Settings {
     pub upstream: UpstreamSettings,
     pub rate_limit: RateLimitSettings,
     pub cache: CacheSettings,
+    pub server: ServerSettings,
     pub log: LogFormat,
     /// What the user wrote, for `check-config`.
     pub raw: RawSettings,
@@ -160,6 +175,15 @@ pub struct CacheSettings {
     pub stale_if_error: Duration,
     pub max_bytes: u64,
     pub redis_url: Option<String>,
+}
+
+/// Connection limits (see `server.*` in `config/default.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// `None`: derived from the open-file limit when the server starts.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +349,8 @@ impl RawSettings {
         }
         let cache_redis = validate_redis_url("cache.redis_url", c.redis_url.as_deref())?;
 
+        let server = validate_server(&self.server)?;
+
         let log = match self.log.format.as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -354,10 +380,34 @@ impl RawSettings {
                 max_bytes: c.max_bytes,
                 redis_url: cache_redis,
             },
+            server,
             log,
             raw: self,
         })
     }
+}
+
+fn validate_server(s: &RawServer) -> Result<ServerSettings, ConfigError> {
+    const YEAR_MS: u64 = 365 * 24 * 3600 * 1000;
+    let timeout = |key: &'static str, ms: u64| {
+        if (1..=YEAR_MS).contains(&ms) {
+            Ok(Duration::from_millis(ms))
+        } else {
+            Err(invalid(key, "must be between 1 ms and one year"))
+        }
+    };
+    let max_connections = match s.max_connections {
+        None => None,
+        Some(0) => return Err(invalid("server.max_connections", "must be at least 1")),
+        Some(n) => Some(
+            usize::try_from(n).map_err(|_| invalid("server.max_connections", "too large"))?,
+        ),
+    };
+    Ok(ServerSettings {
+        header_timeout: timeout("server.header_timeout_ms", s.header_timeout_ms)?,
+        idle_timeout: timeout("server.idle_timeout_ms", s.idle_timeout_ms)?,
+        max_connections,
+    })
 }
 
 fn validate_base_url(s: &str) -> Result<String, ConfigError> {
@@ -421,6 +471,35 @@ mod tests {
         assert_eq!(s.cache.stale_if_error, Duration::from_secs(300));
         assert_eq!(s.cache.max_bytes, 268_435_456);
         assert_eq!(s.log, LogFormat::Text);
+        assert_eq!(s.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(s.server.idle_timeout, Duration::from_secs(75));
+        assert_eq!(s.server.max_connections, None, "derived at start-up");
+    }
+
+    #[test]
+    fn server_limits_are_validated() {
+        let s = Settings::load_from(
+            None,
+            env(&[
+                ("ALTUR_GATEWAY__SERVER__HEADER_TIMEOUT_MS", "500"),
+                ("ALTUR_GATEWAY__SERVER__IDLE_TIMEOUT_MS", "1500"),
+                ("ALTUR_GATEWAY__SERVER__MAX_CONNECTIONS", "100"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(s.server.header_timeout, Duration::from_millis(500));
+        assert_eq!(s.server.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(s.server.max_connections, Some(100));
+        for (k, v, needle) in [
+            ("HEADER_TIMEOUT_MS", "0", "server.header_timeout_ms"),
+            ("IDLE_TIMEOUT_MS", "31536000001", "server.idle_timeout_ms"),
+            ("MAX_CONNECTIONS", "0", "server.max_connections"),
+            ("MAX_CONNECTIONS", "-3", "max_connections"),
+            ("BACKLOG", "1", "server.backlog"),
+        ] {
+            let e = err_of(&[(&format!("ALTUR_GATEWAY__SERVER__{k}"), v)]);
+            assert!(e.contains(needle), "{k}={v}: {e}");
+        }
     }
 
     #[test]
