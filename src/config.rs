@@ -399,9 +399,9 @@ fn validate_server(s: &RawServer) -> Result<ServerSettings, ConfigError> {
     let max_connections = match s.max_connections {
         None => None,
         Some(0) => return Err(invalid("server.max_connections", "must be at least 1")),
-        Some(n) => Some(
-            usize::try_from(n).map_err(|_| invalid("server.max_connections", "too large"))?,
-        ),
+        Some(n) => {
+            Some(usize::try_from(n).map_err(|_| invalid("server.max_connections", "too large"))?)
+        }
     };
     Ok(ServerSettings {
         header_timeout: timeout("server.header_timeout_ms", s.header_timeout_ms)?,
