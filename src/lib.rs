@@ -4,7 +4,7 @@
 //!
 //! Data flows one way; modules are listed in that order.
 //!
-//! - [`server`] — accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
+//! - [`server`] — accept loop, HTTP/1.1 + h2c, connection limits, graceful shutdown.
 //! - [`routes`] — downstream request -> [`routes::Route`] or a refusal.
 //! - [`proxy`] — the pipeline, the only module that knows the order of the steps.
 //! - [`cache`] — moka, TTLs and the stale-if-error window; [`cache::shared`],
@@ -124,8 +124,9 @@ pub async fn run(
     key: Arc<ApiKey>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let limits = server::Limits::from_settings(&settings.server);
     let gateway = build(settings, key)?;
-    server::serve(listener, gateway, shutdown)
+    server::serve(listener, gateway, limits, shutdown)
         .await
         .map_err(StartError::Bind)
 }
