@@ -117,11 +117,18 @@ async fn closed_within(s: &mut TcpStream, within: Duration) -> Option<Duration> 
     .ok()
 }
 
+/// A connection, or a failed test within 5 s (a full accept backlog makes
+/// connect hang for minutes).
+async fn connect(addr: impl tokio::net::ToSocketAddrs) -> TcpStream {
+    timeout(Duration::from_secs(5), TcpStream::connect(addr))
+        .await
+        .expect("connect in time")
+        .expect("connect")
+}
+
 /// One `P`: the first byte of the HTTP/2 preface, and nothing more.
 async fn one_byte(port: u16) -> TcpStream {
-    let mut s = TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("connect");
+    let mut s = connect(("127.0.0.1", port)).await;
     s.write_all(b"P").await.expect("write");
     s
 }
@@ -249,7 +256,7 @@ async fn an_h2_connection_that_only_answers_pings_is_closed_when_idle() {
         .set("server.idle_timeout_ms", "1000")
         .start()
         .await;
-    let tcp = TcpStream::connect(app.addr).await.expect("connect");
+    let tcp = connect(app.addr).await;
     let (mut send, conn) =
         hyper::client::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
             .timer(hyper_util::rt::TokioTimer::new())
@@ -293,7 +300,7 @@ async fn an_idle_http1_connection_is_closed_and_a_later_head_is_timed_from_its_f
 
     // Idle: kept past the head timeout (a keep-alive connection is not a
     // slow head), closed at the idle timeout.
-    let mut idle = TcpStream::connect(app.addr).await.expect("connect");
+    let mut idle = connect(app.addr).await;
     idle.write_all(request).await.expect("write");
     assert_eq!(read_response(&mut idle).await, "HTTP/1.1 200 OK");
     let waited = closed_within(&mut idle, Duration::from_secs(5))
@@ -307,7 +314,7 @@ async fn an_idle_http1_connection_is_closed_and_a_later_head_is_timed_from_its_f
 
     // A second request's head, begun 300 ms into the idle time, must be
     // complete 500 ms after its first byte.
-    let mut slow = TcpStream::connect(app.addr).await.expect("connect");
+    let mut slow = connect(app.addr).await;
     slow.write_all(request).await.expect("write");
     assert_eq!(read_response(&mut slow).await, "HTTP/1.1 200 OK");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -389,7 +396,7 @@ async fn at_max_connections_silent_ones_are_evicted_oldest_first() {
     // with half a head.
     let mut held = Vec::new();
     for i in 0..6 {
-        let mut s = TcpStream::connect(app.addr).await.expect("connect");
+        let mut s = connect(app.addr).await;
         if i >= 3 {
             s.write_all(b"GET /healthz HTTP/1.1\r\n")
                 .await
@@ -410,7 +417,7 @@ async fn at_max_connections_silent_ones_are_evicted_oldest_first() {
 
     // Two more silent ones close the next two oldest, and only them.
     for _ in 0..2 {
-        held.push(TcpStream::connect(app.addr).await.expect("connect"));
+        held.push(connect(app.addr).await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     for (i, s) in held.iter_mut().enumerate().skip(1) {
@@ -440,7 +447,7 @@ async fn at_max_connections_with_every_one_busy_a_new_one_is_closed_at_once() {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let mut refused = TcpStream::connect(app.addr).await.expect("connect");
+    let mut refused = connect(app.addr).await;
     let waited = closed_within(&mut refused, Duration::from_secs(1))
         .await
         .expect("closed at once");
