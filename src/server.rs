@@ -40,8 +40,8 @@ const MIN_CONNECTIONS: u64 = 16;
 const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// Longest wait for an evicted connection to release its socket.
 const ROOM_WAIT: Duration = Duration::from_secs(1);
-/// At most one "accept failed" line this often.
-const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(5);
+/// At most one "accept failed" (or "making room") line this often.
+const LOG_EVERY: Duration = Duration::from_secs(5);
 
 /// What a connection may hold and for how long (`server.*` settings).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +166,8 @@ where
     let builder = Arc::new(connection_builder());
     let registry = Arc::new(Registry::default());
     let mut failures = AcceptFailures::default();
+    let mut evictions = Throttle::default();
+    let mut refusals = Throttle::default();
     tracing::info!(
         max_connections = limits.max_connections,
         header_timeout_ms = limits.header_timeout.as_millis(),
@@ -209,13 +211,27 @@ where
         // ever held.
         if registry.len() >= limits.max_connections {
             tokio::select! {
-                _ = registry.make_room(ROOM_WAIT) => {}
+                made = registry.make_room(ROOM_WAIT) => {
+                    if made && let Some(closed) = evictions.tick() {
+                        tracing::warn!(
+                            closed,
+                            max_connections = limits.max_connections,
+                            "at max_connections: closed waiting connections to make room"
+                        );
+                    }
+                }
                 () = &mut shutdown => break,
             }
         }
         let Some(state) = registry.admit(limits.max_connections, accepted_at) else {
             // Every connection held has a request in flight.
-            tracing::debug!("max_connections reached, none waiting: closing the new connection");
+            if let Some(refused) = refusals.tick() {
+                tracing::warn!(
+                    refused,
+                    max_connections = limits.max_connections,
+                    "at max_connections with every connection busy: closed new ones at once"
+                );
+            }
             continue;
         };
         let _ = stream.set_nodelay(true);
@@ -267,8 +283,7 @@ where
 #[derive(Default)]
 struct AcceptFailures {
     in_a_row: u32,
-    since_logged: u64,
-    logged_at: Option<Instant>,
+    log: Throttle,
 }
 
 impl AcceptFailures {
@@ -287,18 +302,31 @@ impl AcceptFailures {
         ) {
             return None;
         }
-        self.since_logged += 1;
-        if self
-            .logged_at
-            .is_none_or(|t| t.elapsed() >= ACCEPT_LOG_EVERY)
-        {
-            tracing::warn!(error = %e, failures = self.since_logged, open = registry.len(), "accept failed");
-            self.logged_at = Some(Instant::now());
-            self.since_logged = 0;
+        if let Some(failures) = self.log.tick() {
+            tracing::warn!(error = %e, failures, open = registry.len(), "accept failed");
         }
         self.in_a_row = self.in_a_row.saturating_add(1);
         let exp = self.in_a_row.min(7);
         Some((Duration::from_millis(10) * (1 << exp)).min(MAX_ACCEPT_BACKOFF))
+    }
+}
+
+/// Counts events that a flood repeats, for one log line every few seconds.
+#[derive(Default)]
+struct Throttle {
+    unlogged: u64,
+    logged_at: Option<Instant>,
+}
+
+impl Throttle {
+    /// Counts one; when it is time to log, how many since the last line.
+    fn tick(&mut self) -> Option<u64> {
+        self.unlogged += 1;
+        if self.logged_at.is_some_and(|t| t.elapsed() < LOG_EVERY) {
+            return None;
+        }
+        self.logged_at = Some(Instant::now());
+        Some(std::mem::take(&mut self.unlogged))
     }
 }
 
