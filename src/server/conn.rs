@@ -454,3 +454,76 @@ where
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        header_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(75),
+        max_connections: 16,
+    };
+
+    fn after(state: &ConnState, secs: u64) -> Instant {
+        state.accepted + Duration::from_secs(secs)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn deadlines_follow_the_connection_through_a_request() {
+        let state = Arc::new(ConnState::new(0, Instant::now()));
+        let d = |s: &ConnState| s.deadline(&LIMITS);
+        assert_eq!(d(&state), Some((after(&state, 10), Closed::HeadTimeout)));
+        // Bytes alone change nothing before the first head: counted from accept.
+        tokio::time::advance(Duration::from_secs(3)).await;
+        state.on_read();
+        assert_eq!(d(&state), Some((after(&state, 10), Closed::HeadTimeout)));
+
+        let in_flight = state.request_started(false);
+        assert_eq!(d(&state), None, "a running handler has no deadline here");
+        assert!(!state.waiting() && state.served());
+
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let resp = in_flight.respond(http::Response::new(()));
+        assert_eq!(d(&state), Some((after(&state, 5 + 75), Closed::Stalled)));
+
+        tokio::time::advance(Duration::from_secs(1)).await;
+        drop(resp);
+        assert!(state.waiting());
+        assert_eq!(d(&state), Some((after(&state, 6 + 75), Closed::Idle)));
+
+        // HTTP/1.1: the next head is timed from its first byte.
+        tokio::time::advance(Duration::from_secs(20)).await;
+        state.on_read();
+        assert_eq!(
+            d(&state),
+            Some((after(&state, 26 + 10), Closed::HeadTimeout))
+        );
+
+        // A refused write bounds even a running handler.
+        let _in_flight = state.request_started(false);
+        state.on_write(false);
+        assert_eq!(d(&state), Some((after(&state, 26 + 75), Closed::Stalled)));
+        state.on_write(true);
+        assert_eq!(d(&state), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_bytes_do_not_start_a_head_and_a_cancelled_handler_ends_the_request() {
+        let state = Arc::new(ConnState::new(0, Instant::now()));
+        let in_flight = state.request_started(true);
+        tokio::time::advance(Duration::from_secs(4)).await;
+        drop(in_flight);
+        assert!(state.waiting());
+        assert_eq!(
+            state.deadline(&LIMITS),
+            Some((after(&state, 4 + 75), Closed::Idle))
+        );
+        tokio::time::advance(Duration::from_secs(30)).await;
+        state.on_read(); // a PING
+        assert_eq!(
+            state.deadline(&LIMITS),
+            Some((after(&state, 4 + 75), Closed::Idle))
+        );
+    }
+}
