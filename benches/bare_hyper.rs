@@ -1,8 +1,8 @@
 //! The ceiling for hyper on this machine: a bare server that answers every
 //! request with one fixed body of the size of a campaign, through the
 //! gateway's own accept loop (`server::serve_with`: hyper-util auto builder,
-//! HTTP/1.1 header-read timeout and buffer cap, h2c settings, first-byte peek,
-//! graceful-shutdown watcher) on a multi-thread tokio runtime. No routing, no
+//! buffer cap, h2c settings, the per-connection watchdog of the `server.*`
+//! limits at their defaults, graceful shutdown) on a multi-thread tokio runtime. No routing, no
 //! cache, no metrics, no logging: what is left is what hyper itself costs.
 //!
 //! `cargo run --release --example bare-hyper -- --listen 127.0.0.1:0`
@@ -52,6 +52,7 @@ async fn serve(args: Args) -> std::io::Result<()> {
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             std::future::ready(resp)
         },
+        altur_gateway::server::Limits::default(),
         altur_gateway::server::shutdown_signal(),
         || {},
     )

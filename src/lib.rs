@@ -4,7 +4,7 @@
 //!
 //! Data flows one way; modules are listed in that order.
 //!
-//! - [`server`] — accept loop, HTTP/1.1 + h2c, slow-client limits, graceful shutdown.
+//! - [`server`] — accept loop, HTTP/1.1 + h2c, connection limits, graceful shutdown.
 //! - [`request_id`] — `X-Request-Id`.
 //! - [`routes`] — downstream request -> an Altur route of [`routes::table`]
 //!   with its canonical target, a local route, or a refusal.
@@ -177,8 +177,9 @@ pub async fn run_with(
     callers: Arc<CallersFile>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
+    let limits = server::Limits::from_settings(&settings.server);
     let gateway = build(settings, key, callers)?;
-    server::serve(listener, gateway, shutdown)
+    server::serve(listener, gateway, limits, shutdown)
         .await
         .map_err(StartError::Bind)
 }

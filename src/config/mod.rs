@@ -49,6 +49,9 @@ const KNOWN_KEYS: &[&str] = &[
     "cache.routes",
     "callers.file",
     "callers.anonymous_scopes",
+    "server.header_timeout_ms",
+    "server.idle_timeout_ms",
+    "server.max_connections",
     "log.format",
 ];
 
@@ -81,6 +84,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub cache: CacheSettings,
     pub callers: CallersSettings,
+    pub server: ServerSettings,
     pub log: LogFormat,
     /// What the user wrote, for `check-config`.
     pub raw: RawSettings,
@@ -133,6 +137,15 @@ pub struct CacheSettings {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Connection limits (see `server.*` in `config/default.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerSettings {
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    /// `None`: derived from the open-file limit when the server starts.
+    pub max_connections: Option<usize>,
 }
 
 #[derive(Debug, Clone)]

@@ -14,6 +14,7 @@ pub struct RawSettings {
     pub rate_limit: RawRateLimit,
     pub cache: RawCache,
     pub callers: RawCallers,
+    pub server: RawServer,
     pub log: RawLog,
 }
 
@@ -68,6 +69,16 @@ pub struct RawCallers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     pub anonymous_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub header_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    /// Absent: derived from the open-file limit at start-up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u64>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

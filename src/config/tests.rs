@@ -233,3 +233,33 @@ fn anonymous_scopes_from_the_environment() {
     assert_eq!(d.callers.anonymous_scopes.names(), ["read"]);
     assert!(d.callers.file.is_none());
 }
+
+#[test]
+fn server_limits_are_validated() {
+    let d = Settings::load_from(None, env(&[])).expect("defaults");
+    assert_eq!(d.server.header_timeout, Duration::from_secs(10));
+    assert_eq!(d.server.idle_timeout, Duration::from_secs(75));
+    assert_eq!(d.server.max_connections, None, "derived at start-up");
+    let s = Settings::load_from(
+        None,
+        env(&[
+            ("ALTUR_GATEWAY__SERVER__HEADER_TIMEOUT_MS", "500"),
+            ("ALTUR_GATEWAY__SERVER__IDLE_TIMEOUT_MS", "1500"),
+            ("ALTUR_GATEWAY__SERVER__MAX_CONNECTIONS", "100"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(s.server.header_timeout, Duration::from_millis(500));
+    assert_eq!(s.server.idle_timeout, Duration::from_millis(1500));
+    assert_eq!(s.server.max_connections, Some(100));
+    for (k, v, needle) in [
+        ("HEADER_TIMEOUT_MS", "0", "server.header_timeout_ms"),
+        ("IDLE_TIMEOUT_MS", "31636000001", "server.idle_timeout_ms"),
+        ("MAX_CONNECTIONS", "0", "server.max_connections"),
+        ("MAX_CONNECTIONS", "-3", "max_connections"),
+        ("BACKLOG", "1", "server.backlog"),
+    ] {
+        let e = err_of(&[(&format!("ALTUR_GATEWAY__SERVER__{k}"), v)]);
+        assert!(e.contains(needle), "{k}={v}: {e}");
+    }
+}

@@ -101,6 +101,7 @@ impl RawSettings {
                 max_bytes: c.max_bytes,
                 redis_url: cache_redis,
             },
+            server: validate_server(&self.server)?,
             callers: CallersSettings {
                 file: match &self.callers.file {
                     Some(p) if p.trim().is_empty() => {
@@ -124,6 +125,28 @@ impl RawSettings {
             raw: self,
         })
     }
+}
+
+fn validate_server(s: &RawServer) -> Result<ServerSettings, ConfigError> {
+    let timeout = |key: &'static str, ms: u64| {
+        if (1..=MAX_SECONDS * 1000).contains(&ms) {
+            Ok(Duration::from_millis(ms))
+        } else {
+            Err(invalid(key, "must be between 1 ms and one year"))
+        }
+    };
+    let max_connections = match s.max_connections {
+        None => None,
+        Some(0) => return Err(invalid("server.max_connections", "must be at least 1")),
+        Some(n) => {
+            Some(usize::try_from(n).map_err(|_| invalid("server.max_connections", "too large"))?)
+        }
+    };
+    Ok(ServerSettings {
+        header_timeout: timeout("server.header_timeout_ms", s.header_timeout_ms)?,
+        idle_timeout: timeout("server.idle_timeout_ms", s.idle_timeout_ms)?,
+        max_connections,
+    })
 }
 
 /// The longest duration any setting accepts.

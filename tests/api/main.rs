@@ -3,6 +3,7 @@
 
 mod budget;
 mod caching;
+mod connections;
 mod failures;
 mod fleet;
 mod helpers;
