@@ -67,6 +67,11 @@ impl Grant {
         self.slot.at
     }
 
+    /// Grants of one budget in the order they were made (ties in time included).
+    pub fn seq(&self) -> u64 {
+        self.slot.id
+    }
+
     /// Records that the request is being sent now.
     pub fn sent(&mut self) {
         if !self.sent {

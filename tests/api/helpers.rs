@@ -37,6 +37,8 @@ pub struct TestApp {
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     client: Client<HttpConnector, Full<Bytes>>,
+    /// The callers file, and the directory removed with the app.
+    callers_file: Option<(TempDir, std::path::PathBuf)>,
 }
 
 #[derive(Debug)]
@@ -66,6 +68,8 @@ impl Resp {
 
 pub struct Builder {
     sim: SimConfig,
+    /// The callers file's contents, written to a temporary file.
+    callers: Option<String>,
     /// An already running simulator to use instead of starting one.
     shared_sim: Option<Arc<Simulator>>,
     env: Vec<(String, String)>,
@@ -98,8 +102,23 @@ impl Builder {
         self
     }
 
-    pub async fn start(self) -> TestApp {
+    /// Serves with this callers file (TOML, see [`caller`]).
+    pub fn callers(mut self, toml: &str) -> Self {
+        self.callers = Some(toml.to_string());
+        self
+    }
+
+    pub async fn start(mut self) -> TestApp {
         init_logs();
+        let callers_file = self.callers.take().map(|toml| {
+            let dir = TempDir::new("callers");
+            let path = dir.path().join("callers.toml");
+            std::fs::write(&path, toml).expect("write callers file");
+            (dir, path)
+        });
+        if let Some((_, path)) = &callers_file {
+            self = self.set("callers.file", &path.display().to_string());
+        }
         let sim = match self.shared_sim {
             Some(sim) => sim,
             None => Arc::new(Simulator::start(self.sim).await.expect("sim starts")),
@@ -142,6 +161,7 @@ impl Builder {
             shutdown: Some(tx),
             server: Some(server),
             client,
+            callers_file,
         }
     }
 }
@@ -157,6 +177,7 @@ impl TestApp {
             shared_sim: None,
             env: Vec::new(),
             key_file: None,
+            callers: None,
         }
     }
 
@@ -179,6 +200,18 @@ impl TestApp {
         }
         let req = req.body(Full::new(Bytes::new())).expect("request");
         send(&self.client, req).await
+    }
+
+    /// GET as the caller holding `token`.
+    pub async fn get_as(&self, token: &str, path: &str) -> Resp {
+        let bearer = format!("Bearer {token}");
+        self.request(Method::GET, path, &[("authorization", &bearer)])
+            .await
+    }
+
+    /// The callers file this app serves with.
+    pub fn callers_path(&self) -> &std::path::Path {
+        &self.callers_file.as_ref().expect("started with callers").1
     }
 
     pub fn client(&self) -> &Client<HttpConnector, Full<Bytes>> {
@@ -239,4 +272,50 @@ pub fn max_in_window(arrivals: &[tokio::time::Instant], window: Duration) -> usi
         best = best.max(hi - lo + 1);
     }
     best
+}
+
+/// One `[[caller]]` entry of a callers file, with the token's SHA-256.
+pub fn caller(name: &str, token: &str, scopes: &[&str], weight: u32, rps: Option<u32>) -> String {
+    use sha2::Digest;
+    let hash: String = sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let scopes: Vec<String> = scopes.iter().map(|s| format!("{s:?}")).collect();
+    let mut entry = format!(
+        "[[caller]]\nname = {name:?}\ntoken_sha256 = \"{hash}\"\nscopes = [{}]\nweight = {weight}\n",
+        scopes.join(", ")
+    );
+    if let Some(rps) = rps {
+        entry.push_str(&format!("requests_per_second = {rps}\n"));
+    }
+    entry
+}
+
+/// A temporary directory, removed when dropped (even when a test panics).
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(what: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "altur-test-{what}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

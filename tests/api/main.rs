@@ -3,8 +3,10 @@
 
 mod budget;
 mod caching;
+mod callers;
 mod connections;
 mod failures;
+mod fairness_property;
 mod fleet;
 mod helpers;
 mod limiter_property;

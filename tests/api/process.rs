@@ -305,3 +305,93 @@ async fn the_demo_serves_with_no_key_and_no_network() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caller_tokens_and_their_hashes_appear_nowhere() {
+    const TOKEN: &str = "tok-billing-2b9f1e";
+    const STRANGER: &str = "tok-stranger-5d0c";
+    let sim = Simulator::start(SimConfig {
+        key: SECRET.into(),
+        latency: Duration::ZERO,
+        rate_limit: Some(12),
+    })
+    .await
+    .expect("sim");
+    let dir = crate::helpers::TempDir::new("proc-callers");
+    let callers = dir.path().join("callers.toml");
+    let entry = crate::helpers::caller("billing", TOKEN, &["read"], 3, Some(50));
+    let hash = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("token_sha256 = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("hash")
+        .to_string();
+    std::fs::write(&callers, &entry).expect("write");
+
+    let (code, out, err) = output(
+        gateway()
+            .env("ALTUR_API_KEY", SECRET)
+            .env("ALTUR_GATEWAY__CALLERS__FILE", &callers)
+            .arg("check-config"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("billing") && out.contains("weight = 3"),
+        "{out}"
+    );
+    assert!(out.contains("requests_per_second = 50"), "{out}");
+    assert!(!out.contains(&hash) && !out.contains(TOKEN), "{out}");
+
+    let port = free_port();
+    let child = Child(
+        gateway()
+            .env("ALTUR_API_KEY", SECRET)
+            .env("RUST_LOG", "trace")
+            .env("ALTUR_GATEWAY__LOG__FORMAT", "json")
+            .env("ALTUR_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
+            .env("ALTUR_GATEWAY__UPSTREAM__BASE_URL", sim.base_url())
+            .env("ALTUR_GATEWAY__CALLERS__FILE", &callers)
+            .spawn()
+            .expect("starts"),
+    );
+    wait_until_serving(port).await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    for (token, want) in [(TOKEN, 200), (STRANGER, 401)] {
+        let req = http::Request::get(format!("http://127.0.0.1:{port}/api/v1.0/campaigns/4"))
+            .header("authorization", format!("Bearer {token}"))
+            .body(http_body_util::Full::new(bytes::Bytes::new()))
+            .expect("request");
+        let resp = client.request(req).await.expect("answer");
+        assert_eq!(resp.status().as_u16(), want);
+    }
+    let (_, metrics) = get(port, "/metrics").await;
+    child.sigterm();
+    let (code, out, err) =
+        tokio::task::spawn_blocking(move || child.finish(Duration::from_secs(10)))
+            .await
+            .expect("join");
+    assert_eq!(code, 0, "{err}");
+    for secret in [TOKEN, STRANGER, hash.as_str(), SECRET] {
+        assert!(!out.contains(secret), "{secret} in the log");
+        assert!(!err.contains(secret), "{secret} in stderr");
+        assert!(!metrics.contains(secret), "{secret} in /metrics");
+    }
+    for r in sim.requests() {
+        let auth = r.headers["authorization"]
+            .to_str()
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            auth,
+            format!("api-key {SECRET}"),
+            "only the gateway's key upstream"
+        );
+    }
+    let line = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["message"] == "request" && l["status"] == 200)
+        .expect("an access line");
+    assert_eq!(line["caller"], "billing", "who spent the budget is logged");
+}
