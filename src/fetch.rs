@@ -15,7 +15,7 @@ use crate::metrics::Metrics;
 use crate::outcome;
 use crate::queue::{Lane, Queue};
 use crate::routes::RouteId;
-use crate::upstream::{FetchError, Fetched, Upstream};
+use crate::upstream::{FetchError, Fetched, Upstream, UpstreamRequest};
 
 /// Base of the exponential backoff between retries of a 5xx or connect error.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
@@ -109,7 +109,10 @@ impl Fetcher {
             self.metrics
                 .queue_waited(&who.lane.name, grant.waited.as_secs_f64());
             let sent = Instant::now();
-            let result = self.upstream.get(target, || grant.sent()).await;
+            let result = self
+                .upstream
+                .send(&UpstreamRequest::get(target), || grant.sent())
+                .await;
             drop(grant);
             self.metrics.upstream_start(who.route, &who.lane.name);
             self.metrics

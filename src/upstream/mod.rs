@@ -1,28 +1,56 @@
-//! The upstream client: builds every request itself, injects the key, bounds
-//! the whole exchange by `upstream.timeout_ms`. TLS by rustls; connections pooled
-//! and kept alive.
+//! The upstream client: builds every request itself (the route's method, the
+//! canonical target, the key, and for a write the caller's body, its
+//! `Content-Type` and `Idempotency-Key`, nothing else of the caller's),
+//! bounds the whole exchange by `upstream.timeout_ms`, and says precisely
+//! whether a failed request was sent. TLS by rustls; connections pooled
+//! ([`pool`]).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::{
     ACCEPT, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, HOST, RETRY_AFTER, USER_AGENT,
 };
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::client::legacy::connect::HttpConnector;
-use tokio::time::Instant;
-use tower_service::Service;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
 
 use crate::secret::ApiKey;
+
+mod pool;
 
 /// Largest upstream body accepted (campaigns are a few KiB).
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Longest pause an upstream `Retry-After` can impose on the whole queue.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
+
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// One request to send upstream.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    pub method: Method,
+    /// The canonical target below the base URL, e.g. `/campaigns/7`.
+    pub target: Arc<str>,
+    /// A write's body, bytes as the caller sent them.
+    pub body: Option<Bytes>,
+    pub content_type: Option<HeaderValue>,
+    pub idempotency_key: Option<HeaderValue>,
+}
+
+impl UpstreamRequest {
+    /// A read: GET of the target.
+    pub fn get(target: &str) -> UpstreamRequest {
+        UpstreamRequest {
+            method: Method::GET,
+            target: Arc::from(target),
+            body: None,
+            content_type: None,
+            idempotency_key: None,
+        }
+    }
+}
 
 /// What upstream answered.
 #[derive(Debug, Clone)]
@@ -39,36 +67,27 @@ pub struct Fetched {
 /// Why no answer came back. Messages never contain the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
-    /// The connection could not be made (retryable).
-    #[error("connect: {0}")]
+    /// Nothing of the request was written: the connection could not be
+    /// made, or it was found closed before the request went onto it. Safe
+    /// to send again, for any method.
+    #[error("not sent: {0}")]
     Connect(String),
-    /// Broken exchange after connecting (not retried: the request may have counted).
+    /// The exchange broke after the request may have been written: upstream
+    /// may have acted on it.
     #[error("protocol: {0}")]
     Protocol(String),
+    /// No answer in time (the request may have been written).
     #[error("timeout")]
     Timeout,
 }
 
-type Connector = hyper_rustls::HttpsConnector<HttpConnector>;
-type Sender = SendRequest<Empty<Bytes>>;
-
-/// Idle connections older than this are not reused (servers close them).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(20);
-/// Idle connections kept; more than the budget can use at once is waste.
-const MAX_IDLE: usize = 32;
-
-/// The upstream client. Connections are our own small HTTP/1.1 pool rather
-/// than hyper-util's pooled client, because the queue must know the instant
-/// a request is *sent*: we take a ready connection (connecting if needed),
-/// then stamp the start, then write the request, with nothing in between.
+/// The upstream client.
 pub struct Upstream {
-    connector: Connector,
-    /// `scheme://authority` of the base URL, what the connector dials.
+    pool: pool::Pool,
     origin: Uri,
     host: HeaderValue,
     /// The base URL's path, e.g. `/api/v1.0`.
     base_path: String,
-    idle: Mutex<Vec<(Sender, Instant)>>,
     key: Arc<ApiKey>,
     timeout: Duration,
     user_agent: HeaderValue,
@@ -100,23 +119,11 @@ impl Upstream {
             .build()
             .map_err(|e| e.to_string())?;
         let host = HeaderValue::from_str(authority.as_str()).map_err(|e| e.to_string())?;
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(timeout));
-        http.set_keepalive(Some(Duration::from_secs(30)));
-        // HTTP/1.1 only (ALPN too): keep-alive connections, one request each at a time.
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
         Ok(Upstream {
-            connector,
+            pool: pool::Pool::new(origin.clone(), timeout),
             origin,
             host,
             base_path: uri.path().trim_end_matches('/').to_string(),
-            idle: Mutex::new(Vec::new()),
             key,
             timeout,
             user_agent: HeaderValue::from_static(concat!(
@@ -126,82 +133,50 @@ impl Upstream {
         })
     }
 
-    fn idle(&self) -> std::sync::MutexGuard<'_, Vec<(Sender, Instant)>> {
-        // Push/pop only: a poisoned lock still holds a valid list.
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    fn build(
+        &self,
+        req: &UpstreamRequest,
+        auth: HeaderValue,
+    ) -> Result<Request<Full<Bytes>>, FetchError> {
+        let mut b = Request::builder()
+            .method(req.method.clone())
+            .uri(format!("{}{}", self.base_path, req.target))
+            .header(HOST, self.host.clone())
+            .header(AUTHORIZATION, auth)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, self.user_agent.clone());
+        if let Some(ct) = &req.content_type {
+            b = b.header(CONTENT_TYPE, ct.clone());
+        }
+        if let Some(k) = &req.idempotency_key {
+            b = b.header(IDEMPOTENCY_KEY, k.clone());
+        }
+        b.body(Full::new(req.body.clone().unwrap_or_default()))
+            .map_err(|e| FetchError::Connect(e.to_string()))
     }
 
-    /// A connection ready to send: an idle one, else a new one.
-    async fn checkout(&self) -> Result<Sender, FetchError> {
-        loop {
-            let candidate = self.idle().pop();
-            let Some((mut sender, since)) = candidate else {
-                break;
-            };
-            if since.elapsed() > IDLE_TIMEOUT || sender.is_closed() {
-                continue;
-            }
-            if sender.ready().await.is_ok() {
-                return Ok(sender);
-            }
-        }
-        let io = self
-            .connector
-            .clone()
-            .call(self.origin.clone())
-            .await
-            .map_err(|e| FetchError::Connect(error_chain(e.as_ref())))?;
-        let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
-            .handshake(io)
-            .await
-            .map_err(|e| FetchError::Connect(error_chain(&e)))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "upstream connection ended");
-            }
-        });
-        sender
-            .ready()
-            .await
-            .map_err(|e| FetchError::Connect(error_chain(&e)))?;
-        Ok(sender)
-    }
-
-    fn checkin(&self, sender: Sender) {
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.idle();
-        if idle.len() < MAX_IDLE {
-            idle.push((sender, Instant::now()));
-        }
-    }
-
-    /// `GET {base_url}{path}` with the key; the whole exchange (connect
-    /// included) within the timeout. `on_send` runs right before the request
-    /// is written, once a connection is ready.
+    /// Sends `req` with the key; the whole exchange (connect included) within
+    /// the timeout. `on_send` runs right before the request is written, once
+    /// a connection is ready.
     ///
     /// # Errors
-    /// [`FetchError`]: connect (nothing was sent), protocol, or timeout.
-    pub async fn get(&self, path: &str, on_send: impl FnOnce()) -> Result<Fetched, FetchError> {
-        let req = Request::builder()
-            .method(Method::GET)
-            .uri(format!("{}{}", self.base_path, path))
-            .header(HOST, self.host.clone())
-            .header(AUTHORIZATION, self.key.authorization().await)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .header(USER_AGENT, self.user_agent.clone())
-            .body(Empty::new())
-            .map_err(|e| FetchError::Protocol(e.to_string()))?;
+    /// [`FetchError`]: not sent, broken after it may have been sent, or timeout.
+    pub async fn send(
+        &self,
+        req: &UpstreamRequest,
+        on_send: impl FnOnce(),
+    ) -> Result<Fetched, FetchError> {
         let exchange = async {
-            let mut sender = self.checkout().await?;
+            let request = self.build(req, self.key.authorization().await)?;
+            let mut sender = self.pool.checkout().await?;
             on_send();
-            let resp = sender.send_request(req).await.map_err(|e| {
-                if e.is_canceled() {
-                    // The connection closed before our request was written.
-                    FetchError::Connect(error_chain(&e))
+            let resp = sender.try_send_request(request).await.map_err(|mut e| {
+                // hyper hands the request back only if none of it was
+                // written: then it certainly did not reach upstream.
+                if e.take_message().is_some() {
+                    FetchError::Connect(error_chain(e.error()))
                 } else {
-                    FetchError::Protocol(error_chain(&e))
+                    FetchError::Protocol(error_chain(e.error()))
                 }
             })?;
             let (parts, body) = resp.into_parts();
@@ -210,7 +185,7 @@ impl Upstream {
                 .await
                 .map_err(|e| FetchError::Protocol(e.to_string()))?
                 .to_bytes();
-            self.checkin(sender);
+            self.pool.checkin(sender);
             Ok(Fetched {
                 status: parts.status,
                 content_type: parts.headers.get(CONTENT_TYPE).cloned(),
@@ -225,7 +200,7 @@ impl Upstream {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut s = e.to_string();
     let mut src = e.source();
     while let Some(inner) = src {
