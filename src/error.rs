@@ -28,6 +28,15 @@ pub enum Refusal {
     /// The caller is over its `requests_per_second`.
     #[error("caller rate limited; retry after {0:?}")]
     CallerRateLimited(Duration),
+    /// A write body that is not `application/json`.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// A write body over `upstream.max_request_body_bytes`.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// A write body that is not JSON.
+    #[error("invalid json")]
+    InvalidJson,
     #[error("request target longer than 8 KiB")]
     UriTooLong,
     #[error("request headers larger than 32 KiB")]
@@ -124,6 +133,21 @@ impl GatewayError {
                 StatusCode::TOO_MANY_REQUESTS,
                 "caller_rate_limited",
                 "This caller is over its request rate; retry later.",
+            ),
+            Downstream(Refusal::UnsupportedMediaType) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "A write body must be sent as Content-Type: application/json.",
+            ),
+            Downstream(Refusal::PayloadTooLarge) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is larger than the gateway accepts.",
+            ),
+            Downstream(Refusal::InvalidJson) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "The request body is not valid JSON.",
             ),
             Downstream(Refusal::UriTooLong) => (
                 StatusCode::URI_TOO_LONG,

@@ -9,13 +9,15 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::cache::{Fences, Sent};
 use crate::error::UpstreamError;
 use crate::health::Readiness;
 use crate::metrics::Metrics;
 use crate::outcome;
 use crate::queue::{Lane, Queue};
 use crate::routes::RouteId;
-use crate::upstream::{FetchError, Fetched, Upstream, UpstreamRequest};
+pub use crate::upstream::UpstreamRequest;
+use crate::upstream::{FetchError, Fetched, Upstream};
 
 /// Base of the exponential backoff between retries of a 5xx or connect error.
 const RETRY_BACKOFF: Duration = Duration::from_millis(100);
@@ -23,13 +25,31 @@ const RETRY_BACKOFF: Duration = Duration::from_millis(100);
 /// What a fetch produced.
 #[derive(Debug)]
 pub enum Fetch {
-    /// An upstream answer to relay (a 5xx whose retries were spent included).
-    Answer { fetched: Fetched, waited: Duration },
+    /// An upstream answer to relay (a 5xx whose retries were spent included),
+    /// and when the request that got it was sent.
+    Answer {
+        fetched: Fetched,
+        waited: Duration,
+        sent: Sent,
+    },
     /// No usable answer.
     Failed {
         error: UpstreamError,
         waited: Duration,
     },
+}
+
+/// When a failed request may be sent again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// A read, or a write with `Idempotency-Key` (Altur answers a replay with
+    /// the original response): connect failures, 429 and 502-504.
+    Idempotent,
+    /// A write without `Idempotency-Key`: only when upstream certainly did
+    /// not act on it, i.e. nothing was sent, or it answered 429. After a
+    /// timeout, a 5xx or a connection broken once the request was written,
+    /// never: a second `POST /call` is a second phone call.
+    OnlyIfNotActedOn,
 }
 
 /// Whose request a fetch is: the route (for metrics) and the lane it queues
@@ -43,6 +63,7 @@ pub struct Who {
 /// Sends upstream requests through the shared queue.
 pub struct Fetcher {
     pub queue: Queue,
+    fences: Arc<Fences>,
     upstream: Upstream,
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
@@ -52,6 +73,7 @@ pub struct Fetcher {
 impl Fetcher {
     pub fn new(
         queue: Queue,
+        fences: Arc<Fences>,
         upstream: Upstream,
         metrics: Arc<Metrics>,
         readiness: Arc<Readiness>,
@@ -59,6 +81,7 @@ impl Fetcher {
     ) -> Fetcher {
         Fetcher {
             queue,
+            fences,
             upstream,
             metrics,
             readiness,
@@ -66,17 +89,21 @@ impl Fetcher {
         }
     }
 
-    /// GETs `target` (a canonical target below the base URL), waiting in the
-    /// queue for each attempt. Connect errors, 429s and 502-504 are retried up
-    /// to `upstream.max_retries` times, each through the queue; a 429 pauses
-    /// the whole queue first. `None` when `abandoned` resolved first (every
-    /// caller left): the place in the queue is given back.
+    /// Sends `req`, waiting in the queue for each attempt. A request that was
+    /// not sent, and a 429, are tried again; 502-504 too when `retry` is
+    /// [`Retry::Idempotent`]; each retry through the queue, up to
+    /// `upstream.max_retries`, and a 429 pauses the whole queue first.
+    /// `None` when `abandoned` resolved before the request went out (every
+    /// caller left): the place in the queue is given back. Once sent, the
+    /// exchange runs to its end whatever `abandoned` does.
     pub async fn fetch(
         &self,
-        target: &str,
+        req: &UpstreamRequest,
+        retry: Retry,
         who: &Who,
         abandoned: impl Future<Output = ()>,
     ) -> Option<Fetch> {
+        let target: &str = &req.target;
         tokio::pin!(abandoned);
         let mut waited = Duration::ZERO;
         let mut last: Option<Fetch> = None;
@@ -108,16 +135,26 @@ impl Fetcher {
             waited += grant.waited;
             self.metrics
                 .queue_waited(&who.lane.name, grant.waited.as_secs_f64());
-            let sent = Instant::now();
+            let started = Instant::now();
+            let mut sent = Sent {
+                at: started,
+                epoch: self.fences.now(),
+            };
             let result = self
                 .upstream
-                .send(&UpstreamRequest::get(target), || grant.sent())
+                .send(req, || {
+                    grant.sent();
+                    sent = Sent {
+                        at: Instant::now(),
+                        epoch: self.fences.now(),
+                    };
+                })
                 .await;
             drop(grant);
             self.metrics.upstream_start(who.route, &who.lane.name);
             self.metrics
                 .upstream_duration
-                .observe(sent.elapsed().as_secs_f64());
+                .observe(started.elapsed().as_secs_f64());
             let retries_left = attempt < self.max_retries;
             match result {
                 Ok(f) => {
@@ -148,13 +185,21 @@ impl Fetcher {
                             });
                             break;
                         }
-                        502..=504 => {
+                        502..=504 if retry == Retry::Idempotent => {
                             tracing::warn!(path = target, status, attempt, "upstream error");
-                            last = Some(Fetch::Answer { fetched: f, waited });
+                            last = Some(Fetch::Answer {
+                                fetched: f,
+                                waited,
+                                sent,
+                            });
                             retry_delay = Some(RETRY_BACKOFF * 2u32.saturating_pow(attempt));
                         }
                         _ => {
-                            last = Some(Fetch::Answer { fetched: f, waited });
+                            last = Some(Fetch::Answer {
+                                fetched: f,
+                                waited,
+                                sent,
+                            });
                             break;
                         }
                     }

@@ -13,9 +13,10 @@ use tokio::sync::watch;
 
 type Slot<V> = Arc<watch::Sender<Option<V>>>;
 
-/// In-flight fetches by key.
+/// In-flight fetches by key, each with the epoch it started at (see
+/// `cache::invalidate`).
 pub struct Flights<K, V> {
-    map: Mutex<HashMap<K, Slot<V>>>,
+    map: Mutex<HashMap<K, (Slot<V>, u64)>>,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Default for Flights<K, V> {
@@ -52,7 +53,7 @@ pub struct Leader<K: Hash + Eq + Clone, V> {
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<K, Slot<V>>> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Slot<V>, u64)>> {
         // Every critical section is one map operation, so poison carries no broken state.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -60,8 +61,22 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
     /// Joins the flight for `key`, or starts one: then the caller must hand the
     /// returned [`Leader`] to a task that fetches and calls [`Leader::finish`].
     pub fn join(self: &Arc<Self>, key: K) -> (Ticket<V>, Option<Leader<K, V>>) {
+        self.join_unless(key, 0, |_| false)
+    }
+
+    /// As [`Flights::join`], but a flight for which `stale(its epoch)` holds
+    /// is not joined: a new one (started at `epoch`) takes its place for
+    /// later callers, while the old one finishes for its own.
+    pub fn join_unless(
+        self: &Arc<Self>,
+        key: K,
+        epoch: u64,
+        stale: impl Fn(u64) -> bool,
+    ) -> (Ticket<V>, Option<Leader<K, V>>) {
         let mut map = self.map();
-        if let Some(tx) = map.get(&key) {
+        if let Some((tx, started)) = map.get(&key)
+            && !stale(*started)
+        {
             return (
                 Ticket {
                     rx: tx.subscribe(),
@@ -72,7 +87,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
         }
         let (tx, rx) = watch::channel(None);
         let tx = Arc::new(tx);
-        map.insert(key.clone(), Arc::clone(&tx));
+        map.insert(key.clone(), (Arc::clone(&tx), epoch));
         (
             Ticket { rx, leader: true },
             Some(Leader {
@@ -102,7 +117,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Leader<K, V> {
             let mut map = self.flights.map();
             // A caller may have joined between the wake-up and the lock.
             if self.tx.receiver_count() == 0 {
-                if map.get(&self.key).is_some_and(|t| Arc::ptr_eq(t, &self.tx)) {
+                if map
+                    .get(&self.key)
+                    .is_some_and(|t| Arc::ptr_eq(&t.0, &self.tx))
+                {
                     map.remove(&self.key);
                 }
                 return;
@@ -120,7 +138,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Leader<K, V> {
 impl<K: Hash + Eq + Clone, V> Drop for Leader<K, V> {
     fn drop(&mut self) {
         let mut map = self.flights.map.lock().unwrap_or_else(|p| p.into_inner());
-        if map.get(&self.key).is_some_and(|t| Arc::ptr_eq(t, &self.tx)) {
+        if map
+            .get(&self.key)
+            .is_some_and(|t| Arc::ptr_eq(&t.0, &self.tx))
+        {
             map.remove(&self.key);
         }
     }
@@ -140,6 +161,22 @@ mod tests {
         assert_eq!(t1.wait().await, Some(7));
         assert_eq!(t2.wait().await, Some(7));
         assert!(f.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stale_flight_is_not_joined_and_finishes_for_its_own() {
+        let f: Arc<Flights<u32, u32>> = Arc::default();
+        let (old, l_old) = f.join_unless(1, 5, |_| false);
+        let (new, l_new) = f.join_unless(1, 9, |started| started < 7);
+        assert!(new.leader, "the flight from epoch 5 is stale");
+        let (joined, none) = f.join_unless(1, 10, |started| started < 7);
+        assert!(!joined.leader && none.is_none(), "the new one is joined");
+        l_old.expect("leader").finish(1);
+        assert_eq!(old.wait().await, Some(1));
+        assert_eq!(f.len(), 1, "finishing the old flight leaves the new one");
+        l_new.expect("leader").finish(2);
+        assert_eq!(new.wait().await, Some(2));
+        assert_eq!(joined.wait().await, Some(2));
     }
 
     #[tokio::test]

@@ -231,6 +231,10 @@ impl Metrics {
         RouteId::ALL
             .iter()
             .map(|r| {
+                if !r.spec().is_read() {
+                    // Never a hit: a placeholder, not exported.
+                    return Counter::default();
+                }
                 self.requests
                     .get_or_create(&RequestLabels {
                         route: r.as_str(),

@@ -43,6 +43,8 @@ pub enum CacheStatus {
     },
     /// Refused at once: the queue wait would exceed `max_wait_ms`.
     Refused,
+    /// A write: sent through, never stored.
+    Bypass,
     /// Not a cacheable route.
     None,
 }
@@ -56,6 +58,7 @@ impl CacheStatus {
             CacheStatus::Collapsed => "collapsed",
             CacheStatus::Stale { .. } => "stale",
             CacheStatus::Refused => "refused",
+            CacheStatus::Bypass => "bypass",
             CacheStatus::None => "none",
         }
     }
@@ -81,6 +84,7 @@ impl CacheStatus {
             CacheStatus::Refused => {
                 HeaderValue::from_static("altur-gateway; fwd=miss; detail=busy")
             }
+            CacheStatus::Bypass => HeaderValue::from_static("altur-gateway; fwd=bypass"),
             CacheStatus::None => return None,
         })
     }

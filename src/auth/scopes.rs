@@ -124,7 +124,20 @@ mod tests {
         assert!(contacts.allows(RouteId::Contact.spec()));
         assert!(!contacts.allows(RouteId::Campaign.spec()));
         let read = Scopes::parse(&["read"]).expect("valid");
-        assert!(RouteId::ALL.iter().all(|r| read.allows(r.spec())));
+        let (reads, writes): (Vec<RouteId>, Vec<RouteId>) =
+            RouteId::ALL.iter().partition(|r| r.spec().is_read());
+        assert!(reads.iter().all(|r| read.allows(r.spec())));
+        assert!(!writes.iter().any(|r| read.allows(r.spec())));
+        let write = Scopes::parse(&["write"]).expect("valid");
+        assert!(writes.iter().all(|r| write.allows(r.spec())));
+        let calls = Scopes::parse(&["calls:write"]).expect("valid");
+        assert!(calls.allows(RouteId::CallStart.spec()));
+        assert!(!calls.allows(RouteId::MessageSend.spec()));
+        assert!(!calls.allows(RouteId::Call.spec()));
+        assert_eq!(
+            Scopes::needed(RouteId::CampaignUpdate.spec()),
+            "campaigns:write"
+        );
         assert!(!Scopes::NONE.allows(RouteId::Campaign.spec()));
         assert_eq!(Scopes::needed(RouteId::CallList.spec()), "calls:read");
         assert_eq!(read.names(), ["read"]);

@@ -1,8 +1,9 @@
 //! The response cache: moka, bounded by bytes, with per-entry freshness and a
-//! stale-if-error window.
+//! stale-if-error window; what a write changed is dropped ([`invalidate`]).
 //!
 //! Freshness is judged with tokio's clock (so tests can pause it); moka's own
-//! expiry only evicts entries once even their stale window is over.
+//! expiry only evicts entries once even their stale window is over. An
+//! entry's age counts from when its request was sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +12,24 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use tokio::time::Instant;
 
+pub mod invalidate;
 pub mod key;
 pub mod policy;
 pub mod shared;
 
+pub use invalidate::Fences;
 pub use key::CacheKey;
 pub use policy::{NoStore, Policy};
+
+use invalidate::ListFence;
+
+/// When a request went out: the instant (an entry's age counts from it) and
+/// the epoch (which invalidations it precedes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub at: Instant,
+    pub epoch: u64,
+}
 
 /// What upstream answered, as far as the gateway keeps it.
 #[derive(Debug, Clone)]
@@ -24,10 +37,15 @@ pub struct Entry {
     pub status: StatusCode,
     pub content_type: Option<HeaderValue>,
     pub body: Bytes,
+    /// When the request that brought it was sent.
     pub stored_at: Instant,
     pub fresh_until: Instant,
     /// Past this the entry may not even be served stale.
     pub stale_until: Instant,
+    /// The epoch of that send (see [`invalidate`]).
+    pub sent_epoch: u64,
+    /// A list page's shared cell: invalidating the list drops the page.
+    pub list_fence: Option<ListFence>,
 }
 
 impl Entry {
@@ -41,7 +59,14 @@ impl Entry {
             stored_at: now,
             fresh_until: now,
             stale_until: now,
+            sent_epoch: 0,
+            list_fence: None,
         }
+    }
+
+    /// Not dropped by an invalidation since it was fetched.
+    pub fn valid(&self) -> bool {
+        invalidate::valid(self.sent_epoch, self.list_fence.as_ref())
     }
 
     /// Whole seconds since the entry was stored, for `Age`.
@@ -62,6 +87,7 @@ pub enum Lookup {
 #[derive(Clone)]
 pub struct Cache {
     inner: moka::sync::Cache<CacheKey, Arc<Entry>>,
+    fences: Arc<Fences>,
 }
 
 struct ExpireAfterStale;
@@ -95,72 +121,107 @@ fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
 }
 
 impl Cache {
-    pub fn new(max_bytes: u64) -> Cache {
+    pub fn new(max_bytes: u64, fences: Arc<Fences>) -> Cache {
         let inner = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(weight)
             .expire_after(ExpireAfterStale)
             .build();
-        Cache { inner }
+        Cache { inner, fences }
     }
 
     /// The entry for `key`, judged at `now`.
     pub fn lookup(&self, key: &str, now: Instant) -> Lookup {
         match self.inner.get(key) {
+            Some(e) if !e.valid() => Lookup::Miss,
             Some(e) if now < e.fresh_until => Lookup::Fresh(e),
             Some(e) if now < e.stale_until => Lookup::Stale(e),
             _ => Lookup::Miss,
         }
     }
 
-    /// Applies the route's policy to an upstream answer and stores it if
-    /// allowed. Returns the entry to relay, and why it was not stored
+    /// Applies the route's policy to an upstream answer sent at `sent` and
+    /// stores it if allowed (and if no invalidation of its group came after
+    /// the send). Returns the entry to relay, and why it was not stored
     /// (`None`: stored).
+    #[allow(clippy::too_many_arguments)]
     pub fn store(
         &self,
         key: &CacheKey,
         policy: &Policy,
+        list: bool,
+        sent: Sent,
         status: StatusCode,
         content_type: Option<HeaderValue>,
         body: Bytes,
         no_store: bool,
     ) -> (Arc<Entry>, Option<NoStore>) {
-        let now = Instant::now();
+        let transient = |why, ct, body| (Arc::new(Entry::transient(status, ct, body)), Some(why));
         let (ttl, stale) = match policy.lifetime(status, &body, no_store) {
             Ok(l) => l,
-            Err(why) => {
-                return (
-                    Arc::new(Entry::transient(status, content_type, body)),
-                    Some(why),
-                );
-            }
+            Err(why) => return transient(why, content_type, body),
         };
         // Own copies: the body and header arrive as slices of the upstream
         // connection's read buffer, and a slice keeps that whole buffer
         // (kilobytes) alive for as long as the entry is cached.
-        let content_type = content_type.and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
-        let entry = Arc::new(Entry {
-            status,
-            content_type,
-            body: Bytes::copy_from_slice(&body),
-            stored_at: now,
-            fresh_until: now + ttl,
-            stale_until: now + ttl + stale,
-        });
-        self.inner.insert(key.clone(), Arc::clone(&entry));
-        (entry, None)
-    }
-
-    /// Keeps an entry fetched by another replica (from the shared cache),
-    /// unless the one held here is at least as recent. Returns the entry now held.
-    pub fn insert(&self, key: &CacheKey, entry: Arc<Entry>) -> Arc<Entry> {
-        match self.inner.get(key.as_str()) {
-            Some(held) if held.stored_at >= entry.stored_at => held,
-            _ => {
+        let ct = content_type
+            .as_ref()
+            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
+        let owned = Bytes::copy_from_slice(&body);
+        let stored = self
+            .fences
+            .store_unless_fenced(key.path(), sent.epoch, list, |list_fence| {
+                let entry = Arc::new(Entry {
+                    status,
+                    content_type: ct,
+                    body: owned,
+                    stored_at: sent.at,
+                    fresh_until: sent.at + ttl,
+                    stale_until: sent.at + ttl + stale,
+                    sent_epoch: sent.epoch,
+                    list_fence,
+                });
                 self.inner.insert(key.clone(), Arc::clone(&entry));
                 entry
-            }
+            });
+        match stored {
+            Some(entry) => (entry, None),
+            None => transient(NoStore::Fenced, content_type, body),
         }
+    }
+
+    /// Keeps an entry fetched by another replica (from the shared cache, read
+    /// at `read`), unless the one held here is at least as recent or an
+    /// invalidation came after the read. Returns the entry now held, if any.
+    pub fn insert(
+        &self,
+        key: &CacheKey,
+        list: bool,
+        read: u64,
+        entry: Entry,
+    ) -> Option<Arc<Entry>> {
+        if let Some(held) = self.inner.get(key.as_str())
+            && held.valid()
+            && held.stored_at >= entry.stored_at
+        {
+            return Some(held);
+        }
+        self.fences
+            .store_unless_fenced(key.path(), read, list, |list_fence| {
+                let entry = Arc::new(Entry {
+                    sent_epoch: read,
+                    list_fence,
+                    ..entry
+                });
+                self.inner.insert(key.clone(), Arc::clone(&entry));
+                entry
+            })
+    }
+
+    /// Drops the groups a write or webhook changed (see [`invalidate`]).
+    pub fn invalidate<S: AsRef<str>>(&self, groups: &[S]) {
+        self.fences
+            .invalidate(groups, |group| self.inner.invalidate(group));
     }
 
     /// Number of entries and bytes charged (after pending maintenance).
@@ -182,16 +243,22 @@ mod tests {
         buffer.resize(8192, b' ');
         let buffer = Bytes::from(buffer);
         let body = buffer.slice(..json.len());
-        let cache = Cache::new(1 << 20);
+        let cache = Cache::new(1 << 20, Arc::new(Fences::new(Duration::from_secs(10))));
         let policy = Policy {
             store: true,
             ttl: Duration::from_secs(30),
             negative_ttl: Duration::from_secs(5),
             stale_if_error: Duration::from_secs(300),
         };
+        let sent = Sent {
+            at: Instant::now(),
+            epoch: 1,
+        };
         let (entry, why) = cache.store(
             &CacheKey::new("/campaigns/7"),
             &policy,
+            false,
+            sent,
             StatusCode::OK,
             Some(HeaderValue::from_static("application/json")),
             body,

@@ -32,6 +32,8 @@ pub enum NoStore {
     NotJson,
     NoStoreDirective,
     ZeroTtl,
+    /// A write or webhook invalidated its group after the request was sent.
+    Fenced,
 }
 
 impl NoStore {
@@ -42,6 +44,7 @@ impl NoStore {
             NoStore::NotJson => "not_json",
             NoStore::NoStoreDirective => "no_store",
             NoStore::ZeroTtl => "zero_ttl",
+            NoStore::Fenced => "invalidated_in_flight",
         }
     }
 }

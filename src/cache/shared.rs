@@ -215,6 +215,9 @@ impl SharedCache {
             stored_at,
             fresh_until: stored_at + fresh,
             stale_until: stored_at + fresh + stale,
+            // Set when it is kept in the first level.
+            sent_epoch: 0,
+            list_fence: None,
         };
         if now < entry.fresh_until {
             SharedLookup::Fresh(entry)

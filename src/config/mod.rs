@@ -35,6 +35,7 @@ const KNOWN_KEYS: &[&str] = &[
     "upstream.api_key_file",
     "upstream.timeout_ms",
     "upstream.max_retries",
+    "upstream.max_request_body_bytes",
     "rate_limit.requests_per_second",
     "rate_limit.margin_ms",
     "rate_limit.max_wait_ms",
@@ -97,6 +98,8 @@ pub struct UpstreamSettings {
     pub api_key_file: Option<PathBuf>,
     pub timeout: Duration,
     pub max_retries: u32,
+    /// The largest write body accepted.
+    pub max_request_body_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,6 +26,7 @@ pub struct RawUpstream {
     pub api_key_file: Option<String>,
     pub timeout_ms: u64,
     pub max_retries: u32,
+    pub max_request_body_bytes: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -84,6 +84,21 @@ impl RawSettings {
                 api_key_file,
                 timeout: Duration::from_millis(self.upstream.timeout_ms),
                 max_retries: self.upstream.max_retries,
+                max_request_body_bytes: match self.upstream.max_request_body_bytes {
+                    0 => {
+                        return Err(invalid(
+                            "upstream.max_request_body_bytes",
+                            "must be at least 1",
+                        ));
+                    }
+                    n if n > 64 * 1024 * 1024 => {
+                        return Err(invalid(
+                            "upstream.max_request_body_bytes",
+                            "must be at most 67108864 (64 MiB)",
+                        ));
+                    }
+                    n => usize::try_from(n).unwrap_or(usize::MAX),
+                },
             },
             rate_limit: RateLimitSettings {
                 requests_per_second,

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use crate::admission;
 use crate::auth::{self, callers::Caller, file::CallersFile};
 use crate::cache::shared::SharedCache;
-use crate::cache::{Cache, CacheKey, Policy};
+use crate::cache::{Cache, CacheKey, Fences, Policy};
 use crate::config::{ConfigError, Settings};
 use crate::error::Refusal;
 use crate::fetch::Fetcher;
@@ -36,6 +36,7 @@ use crate::upstream::Upstream;
 mod local;
 mod read;
 mod respond;
+mod write;
 
 pub use respond::error_response;
 
@@ -77,6 +78,8 @@ struct Done {
 pub struct Gateway {
     settings: Settings,
     cache: Cache,
+    /// The epoch clock of sends and invalidations, shared with the cache.
+    fences: Arc<Fences>,
     /// Each read route's cache policy, indexed by `RouteId as usize`.
     policies: [Policy; RouteId::COUNT],
     /// The second level, in Redis (`cache.redis_url`).
@@ -117,7 +120,10 @@ impl Gateway {
             readiness,
         } = parts;
         let c = &settings.cache;
-        let cache = Cache::new(c.max_bytes);
+        let u = &settings.upstream;
+        // A request is in flight at most its attempts' timeouts.
+        let fences = Arc::new(Fences::new(u.timeout * (u.max_retries + 1)));
+        let cache = Cache::new(c.max_bytes, Arc::clone(&fences));
         let policies = Policy::all(c);
         let shared = match &c.redis_url {
             Some(url) => Some(
@@ -144,6 +150,7 @@ impl Gateway {
         })?;
         let fetcher = Fetcher::new(
             queue,
+            Arc::clone(&fences),
             upstream,
             Arc::clone(&metrics),
             Arc::clone(&readiness),
@@ -152,6 +159,7 @@ impl Gateway {
         Ok(Arc::new(Gateway {
             settings,
             cache,
+            fences,
             policies,
             shared,
             flights: Arc::default(),
@@ -181,7 +189,11 @@ impl Gateway {
     /// for every request. Cache hits, refusals and the local routes are
     /// answered here, synchronously; only a request that needs upstream
     /// gets a (boxed) future.
-    pub fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Handled {
+    pub fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Handled
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         // One clock read serves the access line's latency and the freshness check.
         let started = Instant::now();
         let request_id = self.ids.for_request(req.headers());
@@ -248,7 +260,24 @@ impl Gateway {
             self.metrics.refused(&caller.name, Refused::Forbidden);
             return self.refuse(done, r, route, caller);
         }
-        // 5. A read: fresh in the cache, answered now; else through the queue.
+        // 5. A write: its own pipeline, the body checked before anything is sent.
+        if !m.spec.is_read() {
+            let max = self.settings.upstream.max_request_body_bytes;
+            let head = match write::check_head(m.spec, req.headers(), max) {
+                Ok(h) => h,
+                Err(r) => return self.refuse(done, r, route, caller),
+            };
+            let target = m.target.into_owned();
+            let caller = Arc::clone(caller);
+            drop(table);
+            let body = req.into_body();
+            let gateway = Arc::clone(self);
+            return Handled::Waiting(Box::pin(async move {
+                let (resp, waited) = gateway.write(head, target, body, &caller).await;
+                gateway.finish(done, resp, route, &caller, CacheStatus::Bypass, waited)
+            }));
+        }
+        // 6. A read: fresh in the cache, answered now; else through the queue.
         if let Some(resp) = self.fresh(&m.target, m.head, started) {
             return Handled::Ready(Some(self.finish(
                 done,

@@ -13,7 +13,7 @@ use crate::auth::callers::Caller;
 use crate::cache::shared::{FetchLock, LOCK_TTL, LockAttempt, SharedCache, SharedLookup};
 use crate::cache::{CacheKey, Entry, Lookup};
 use crate::error::{GatewayError, UpstreamError};
-use crate::fetch::{Fetch, Who};
+use crate::fetch::{Fetch, Retry, UpstreamRequest, Who};
 use crate::flight::Leader;
 use crate::metrics::Refused;
 use crate::outcome::CacheStatus;
@@ -75,7 +75,14 @@ impl Gateway {
             return (resp, CacheStatus::Hit, None);
         }
 
-        let (ticket, leader) = self.flights.join(key.clone());
+        // A flight sent before a write changed this key's group would answer
+        // with what the write changed: start a new one instead.
+        let fences = &self.fences;
+        let (ticket, leader) = self
+            .flights
+            .join_unless(key.clone(), fences.now(), |started| {
+                fences.fenced(key.path(), started)
+            });
         if let Some(leader) = leader {
             let gateway = Arc::clone(self);
             let key = key.clone();
@@ -196,7 +203,7 @@ impl Gateway {
             }
             return;
         };
-        let lock = match self.claim(shared, &key, &leader).await {
+        let lock = match self.claim(shared, &key, route, &leader).await {
             Claim::Hit(entry) => {
                 leader.finish(Arc::new(Outcome::Response {
                     entry,
@@ -252,9 +259,11 @@ impl Gateway {
         &self,
         shared: &SharedCache,
         key: &CacheKey,
+        route: RouteId,
         leader: &Leader<CacheKey, Arc<Outcome>>,
     ) -> Claim {
         let s = &self.settings;
+        let list = route.spec().list().is_some();
         // The holder extends its lock while it works; this bounds a wait on a
         // holder that is alive but stuck.
         let deadline = Instant::now()
@@ -264,12 +273,17 @@ impl Gateway {
         let mut backoff = Duration::from_millis(5);
         let mut kept_stale = false;
         loop {
+            let read = self.fences.now();
             match shared.get(key).await {
-                SharedLookup::Fresh(e) => return Claim::Hit(self.cache.insert(key, Arc::new(e))),
+                SharedLookup::Fresh(e) => {
+                    if let Some(held) = self.cache.insert(key, list, read, e) {
+                        return Claim::Hit(held);
+                    }
+                }
                 // Kept for stale-if-error, in case our own fetch fails.
                 SharedLookup::Stale(e) if !kept_stale => {
                     kept_stale = true;
-                    self.cache.insert(key, Arc::new(e));
+                    self.cache.insert(key, list, read, e);
                 }
                 _ => {}
             }
@@ -277,9 +291,12 @@ impl Gateway {
                 LockAttempt::Acquired(lock) => {
                     // The previous holder may have stored and unlocked just
                     // after our look.
-                    if let SharedLookup::Fresh(e) = shared.get(key).await {
+                    let read = self.fences.now();
+                    if let SharedLookup::Fresh(e) = shared.get(key).await
+                        && let Some(held) = self.cache.insert(key, list, read, e)
+                    {
                         shared.unlock(lock).await;
-                        return Claim::Hit(self.cache.insert(key, Arc::new(e)));
+                        return Claim::Hit(held);
                     }
                     return Claim::Fetch(Some(lock));
                 }
@@ -310,35 +327,45 @@ impl Gateway {
         who: &Who,
         leader: &Leader<CacheKey, Arc<Outcome>>,
     ) -> Option<Outcome> {
-        Some(
-            match self
-                .fetcher
-                .fetch(key.as_str(), who, leader.abandoned())
-                .await?
-            {
-                Fetch::Answer { fetched: f, waited } => {
-                    let status = f.status;
-                    let policy = &self.policies[route as usize];
-                    let (entry, not_stored) =
-                        self.cache
-                            .store(key, policy, f.status, f.content_type, f.body, f.no_store);
-                    if let Some(why) = not_stored {
-                        tracing::debug!(
-                            path = key.as_str(),
-                            status = status.as_u16(),
-                            reason = why.as_str(),
-                            "not stored"
-                        );
-                    }
-                    Outcome::Response {
-                        entry,
-                        stored: not_stored.is_none(),
-                        shared: false,
-                        waited,
-                    }
-                }
-                Fetch::Failed { error, waited } => Outcome::Failed { error, waited },
-            },
-        )
+        let req = UpstreamRequest::get(key.as_str());
+        let fetched = self
+            .fetcher
+            .fetch(&req, Retry::Idempotent, who, leader.abandoned())
+            .await?;
+        let (f, waited, sent) = match fetched {
+            Fetch::Answer {
+                fetched,
+                waited,
+                sent,
+            } => (fetched, waited, sent),
+            Fetch::Failed { error, waited } => return Some(Outcome::Failed { error, waited }),
+        };
+        let status = f.status;
+        let list = route.spec().list().is_some();
+        let policy = &self.policies[route as usize];
+        let (entry, not_stored) = self.cache.store(
+            key,
+            policy,
+            list,
+            sent,
+            f.status,
+            f.content_type,
+            f.body,
+            f.no_store,
+        );
+        if let Some(why) = not_stored {
+            tracing::debug!(
+                path = key.as_str(),
+                status = status.as_u16(),
+                reason = why.as_str(),
+                "not stored"
+            );
+        }
+        Some(Outcome::Response {
+            entry,
+            stored: not_stored.is_none(),
+            shared: false,
+            waited,
+        })
     }
 }

@@ -160,6 +160,8 @@ fn shape_matches(pattern: &[Seg], segs: &[&str]) -> bool {
     pattern.len() == segs.len()
         && pattern.iter().zip(segs).all(|(p, s)| match p {
             Seg::Lit(l) => l == s,
+            // An action is a word of its own: `/campaigns/1/contacts` is not one.
+            Seg::Param(Param::Action) => table::ACTIONS.contains(s),
             Seg::Param(_) => true,
         })
 }
@@ -186,6 +188,7 @@ fn check_param(param: Param, seg: &str) -> Result<bool, Refusal> {
         Param::ContactId => digits_i64(seg)
             .map(|_| is_canonical_number(seg))
             .ok_or_else(|| Refusal::InvalidParameter(param.name().into())),
+        Param::Action => Ok(true),
         Param::CallId | Param::ThreadId | Param::EndUserId => {
             if params::token(seg) {
                 Ok(true)
@@ -381,8 +384,9 @@ mod tests {
             "/api/v1.0/campaigns//1",
             "/api/v1.0/campaigns/1/pause/x",
             "/api/v1.0/Campaigns/1",
-            "/api/v1.0/call",
             "/api/v1.0/call/1/recording/x",
+            "/api/v1.0/campaigns/1/unpause",
+            "/api/v1.0/campaigns/1/Pause",
             "/api/v1.0",
             "/api/v1.0/",
             "/api/v1.0/a/b/c/d/e/f",
@@ -417,7 +421,7 @@ mod tests {
     fn methods() {
         assert_eq!(
             rt(Method::POST, "/api/v1.0/campaigns/1"),
-            Err(Refusal::MethodNotAllowed("GET, HEAD".into()))
+            Err(Refusal::MethodNotAllowed("GET, HEAD, PATCH".into()))
         );
         assert_eq!(
             rt(Method::DELETE, "/healthz"),
@@ -428,5 +432,91 @@ mod tests {
             Ok(Routed::Api(Matched { head: true, .. }))
         ));
         assert_eq!(get("/metrics"), Ok(Routed::Local(Local::Metrics)));
+        for (method, path, allow) in [
+            (Method::DELETE, "/api/v1.0/campaigns/1", "GET, HEAD, PATCH"),
+            (Method::PUT, "/api/v1.0/campaigns", "GET, HEAD, POST"),
+            (Method::GET, "/api/v1.0/campaigns/1/pause", "POST"),
+            (Method::POST, "/api/v1.0/campaigns/1/calls", "GET, HEAD"),
+            (Method::GET, "/api/v1.0/call", "POST"),
+            (Method::POST, "/api/v1.0/enduser/u1", "GET, HEAD, PUT"),
+            (
+                Method::PATCH,
+                "/api/v1.0/campaigns/1/contacts/2",
+                "GET, HEAD, DELETE",
+            ),
+        ] {
+            assert_eq!(
+                rt(method.clone(), path),
+                Err(Refusal::MethodNotAllowed(allow.into())),
+                "{method} {path}"
+            );
+        }
+        for (method, path, name, target) in [
+            (
+                Method::POST,
+                "/api/v1.0/campaigns?x=1",
+                "campaign_create",
+                "/campaigns",
+            ),
+            (
+                Method::PATCH,
+                "/api/v1.0/campaigns/07",
+                "campaign_update",
+                "/campaigns/7",
+            ),
+            (
+                Method::POST,
+                "/api/v1.0/campaigns/7/pause",
+                "campaign_action",
+                "/campaigns/7/pause",
+            ),
+            (
+                Method::POST,
+                "/api/v1.0/campaigns/7/contacts",
+                "contact_create",
+                "/campaigns/7/contacts",
+            ),
+            (
+                Method::DELETE,
+                "/api/v1.0/campaigns/7/contacts/09",
+                "contact_delete",
+                "/campaigns/7/contacts/9",
+            ),
+            (Method::POST, "/api/v1.0/call", "call_start", "/call"),
+            (
+                Method::POST,
+                "/api/v1.0/message",
+                "message_send",
+                "/message",
+            ),
+            (
+                Method::POST,
+                "/api/v1.0/enduser",
+                "enduser_create",
+                "/enduser",
+            ),
+            (
+                Method::PUT,
+                "/api/v1.0/enduser/u-1",
+                "enduser_update",
+                "/enduser/u-1",
+            ),
+        ] {
+            match rt(method.clone(), path) {
+                Ok(Routed::Api(m)) => {
+                    assert_eq!(
+                        (m.spec.name(), &*m.target),
+                        (name, target),
+                        "{method} {path}"
+                    );
+                    assert!(!m.spec.is_read());
+                }
+                other => panic!("{method} {path}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            rt(Method::POST, "/api/v1.0/campaigns/abc/pause"),
+            Err(Refusal::InvalidCampaignId)
+        );
     }
 }

@@ -21,11 +21,20 @@ pub enum RouteId {
     Thread,
     Messages,
     Enduser,
+    CampaignCreate,
+    CampaignUpdate,
+    CampaignAction,
+    ContactCreate,
+    ContactDelete,
+    CallStart,
+    MessageSend,
+    EnduserCreate,
+    EnduserUpdate,
 }
 
 impl RouteId {
     /// Every route, in table order; `id as usize` indexes it.
-    pub const ALL: [RouteId; 10] = [
+    pub const ALL: [RouteId; 19] = [
         RouteId::CampaignList,
         RouteId::Campaign,
         RouteId::ContactList,
@@ -36,6 +45,15 @@ impl RouteId {
         RouteId::Thread,
         RouteId::Messages,
         RouteId::Enduser,
+        RouteId::CampaignCreate,
+        RouteId::CampaignUpdate,
+        RouteId::CampaignAction,
+        RouteId::ContactCreate,
+        RouteId::ContactDelete,
+        RouteId::CallStart,
+        RouteId::MessageSend,
+        RouteId::EnduserCreate,
+        RouteId::EnduserUpdate,
     ];
     pub const COUNT: usize = Self::ALL.len();
 
@@ -51,6 +69,15 @@ impl RouteId {
             RouteId::Thread => "thread",
             RouteId::Messages => "messages",
             RouteId::Enduser => "enduser",
+            RouteId::CampaignCreate => "campaign_create",
+            RouteId::CampaignUpdate => "campaign_update",
+            RouteId::CampaignAction => "campaign_action",
+            RouteId::ContactCreate => "contact_create",
+            RouteId::ContactDelete => "contact_delete",
+            RouteId::CallStart => "call_start",
+            RouteId::MessageSend => "message_send",
+            RouteId::EnduserCreate => "enduser_create",
+            RouteId::EnduserUpdate => "enduser_update",
         }
     }
 
@@ -83,7 +110,12 @@ pub enum Param {
     CallId,
     ThreadId,
     EndUserId,
+    /// `{action}`: one of [`ACTIONS`]; anything else is another path (404).
+    Action,
 }
+
+/// The campaign lifecycle actions Altur documents.
+pub const ACTIONS: [&str; 4] = ["activate", "pause", "archive", "resume"];
 
 impl Param {
     /// The name an error message gives it.
@@ -94,6 +126,7 @@ impl Param {
             Param::CallId => "call_id",
             Param::ThreadId => "thread_id",
             Param::EndUserId => "enduser_id",
+            Param::Action => "action",
         }
     }
 }
@@ -139,6 +172,63 @@ pub enum Kind {
         store: bool,
         freshness: Freshness,
     },
+    /// Sent once (see the SPEC's Retries), never stored, collapsed or
+    /// answered stale; after a 2xx, drops the cached reads it changed.
+    Write {
+        /// Whether a JSON body is required (`false`: it may be absent).
+        body: bool,
+        invalidates: Invalidates,
+    },
+}
+
+/// What a write's 2xx drops from the cache: groups of cached reads named by
+/// their path (a detail entry, or every entry of a list whatever its query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidates {
+    Nothing,
+    /// Every `campaign_list` entry.
+    CampaignList,
+    /// `campaign` {id}; every `campaign_list` entry.
+    CampaignAndList,
+    /// Every `contact_list` entry of {id}; `campaign` {id}.
+    ContactsAndCampaign,
+    /// `contact` {id}/{contact_id}; every `contact_list` entry of {id}; `campaign` {id}.
+    ContactContactsAndCampaign,
+    /// `messages` and `thread` of the thread the answer names (`thread.id`).
+    ThreadOfAnswer,
+    /// `enduser` {enduser_id}.
+    Enduser,
+}
+
+impl Invalidates {
+    /// The groups (paths of cached reads) a 2xx of this write changed, from
+    /// its canonical `target` and, for a message, the thread its `answer`
+    /// names. Nothing the answer says is used unless it is a valid id.
+    pub fn groups(self, target: &str, answer: &[u8]) -> Vec<String> {
+        let mut segs = target.trim_start_matches('/').split('/');
+        let id = segs.nth(1).unwrap_or_default();
+        let campaign = format!("/campaigns/{id}");
+        match self {
+            Invalidates::Nothing => Vec::new(),
+            Invalidates::CampaignList => vec!["/campaigns".into()],
+            Invalidates::CampaignAndList => vec![campaign, "/campaigns".into()],
+            Invalidates::ContactsAndCampaign => vec![format!("{campaign}/contacts"), campaign],
+            Invalidates::ContactContactsAndCampaign => {
+                vec![target.to_string(), format!("{campaign}/contacts"), campaign]
+            }
+            Invalidates::Enduser => vec![target.to_string()],
+            Invalidates::ThreadOfAnswer => {
+                let thread = serde_json::from_slice::<serde_json::Value>(answer)
+                    .ok()
+                    .and_then(|v| v["thread"]["id"].as_str().map(str::to_string))
+                    .filter(|t| super::params::token(t));
+                match thread {
+                    Some(t) => vec![format!("/message/{t}"), format!("/thread/{t}")],
+                    None => Vec::new(),
+                }
+            }
+        }
+    }
 }
 
 /// One Altur endpoint.
@@ -161,20 +251,30 @@ impl RouteSpec {
     pub fn access(&self) -> crate::auth::scopes::Access {
         match self.kind {
             Kind::Read { .. } => crate::auth::scopes::Access::Read,
+            Kind::Write { .. } => crate::auth::scopes::Access::Write,
         }
+    }
+
+    pub fn is_read(&self) -> bool {
+        matches!(self.kind, Kind::Read { .. })
     }
 
     /// Whether its answers may be stored.
     pub fn stores(&self) -> bool {
         match self.kind {
             Kind::Read { store, .. } => store,
+            Kind::Write { .. } => false,
         }
     }
 
-    /// Its freshness when `cache.routes` says nothing.
+    /// Its freshness when `cache.routes` says nothing (none for a write).
     pub fn freshness(&self) -> Freshness {
         match self.kind {
             Kind::Read { freshness, .. } => freshness,
+            Kind::Write { .. } => Freshness::Own {
+                ttl: 0,
+                negative: 0,
+            },
         }
     }
 
@@ -182,6 +282,7 @@ impl RouteSpec {
     pub fn list(&self) -> Option<List> {
         match self.kind {
             Kind::Read { list, .. } => list,
+            Kind::Write { .. } => None,
         }
     }
 }
@@ -205,6 +306,23 @@ const fn read(
             store: true,
             freshness,
         },
+        group,
+    }
+}
+
+const fn write(
+    id: RouteId,
+    method: Method,
+    path: &'static [Seg],
+    body: bool,
+    invalidates: Invalidates,
+    group: Group,
+) -> RouteSpec {
+    RouteSpec {
+        id,
+        method,
+        path,
+        kind: Kind::Write { body, invalidates },
         group,
     }
 }
@@ -294,11 +412,143 @@ pub static ROUTES: [RouteSpec; RouteId::COUNT] = [
         own(60, 5),
         Group::Endusers,
     ),
+    write(
+        RouteId::CampaignCreate,
+        Method::POST,
+        &[Lit("campaigns")],
+        true,
+        Invalidates::CampaignList,
+        Group::Campaigns,
+    ),
+    write(
+        RouteId::CampaignUpdate,
+        Method::PATCH,
+        &[Lit("campaigns"), Var(P::CampaignId)],
+        true,
+        Invalidates::CampaignAndList,
+        Group::Campaigns,
+    ),
+    write(
+        RouteId::CampaignAction,
+        Method::POST,
+        &[Lit("campaigns"), Var(P::CampaignId), Var(P::Action)],
+        false,
+        Invalidates::CampaignAndList,
+        Group::Campaigns,
+    ),
+    write(
+        RouteId::ContactCreate,
+        Method::POST,
+        &[Lit("campaigns"), Var(P::CampaignId), Lit("contacts")],
+        true,
+        Invalidates::ContactsAndCampaign,
+        Group::Contacts,
+    ),
+    write(
+        RouteId::ContactDelete,
+        Method::DELETE,
+        &[
+            Lit("campaigns"),
+            Var(P::CampaignId),
+            Lit("contacts"),
+            Var(P::ContactId),
+        ],
+        false,
+        Invalidates::ContactContactsAndCampaign,
+        Group::Contacts,
+    ),
+    write(
+        RouteId::CallStart,
+        Method::POST,
+        &[Lit("call")],
+        true,
+        Invalidates::Nothing,
+        Group::Calls,
+    ),
+    write(
+        RouteId::MessageSend,
+        Method::POST,
+        &[Lit("message")],
+        true,
+        Invalidates::ThreadOfAnswer,
+        Group::Messages,
+    ),
+    write(
+        RouteId::EnduserCreate,
+        Method::POST,
+        &[Lit("enduser")],
+        true,
+        Invalidates::Nothing,
+        Group::Endusers,
+    ),
+    write(
+        RouteId::EnduserUpdate,
+        Method::PUT,
+        &[Lit("enduser"), Var(P::EndUserId)],
+        true,
+        Invalidates::Enduser,
+        Group::Endusers,
+    ),
 ];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_write_drops_what_the_spec_says() {
+        let g = |id: RouteId, target: &str, answer: &str| match id.spec().kind {
+            Kind::Write { invalidates, .. } => invalidates.groups(target, answer.as_bytes()),
+            Kind::Read { .. } => panic!("{id:?} is a read"),
+        };
+        assert_eq!(
+            g(RouteId::CampaignCreate, "/campaigns", "{}"),
+            ["/campaigns"]
+        );
+        assert_eq!(
+            g(RouteId::CampaignUpdate, "/campaigns/7", "{}"),
+            ["/campaigns/7", "/campaigns"]
+        );
+        assert_eq!(
+            g(RouteId::CampaignAction, "/campaigns/7/pause", "{}"),
+            ["/campaigns/7", "/campaigns"]
+        );
+        assert_eq!(
+            g(RouteId::ContactCreate, "/campaigns/7/contacts", "{}"),
+            ["/campaigns/7/contacts", "/campaigns/7"]
+        );
+        assert_eq!(
+            g(RouteId::ContactDelete, "/campaigns/7/contacts/9", "{}"),
+            [
+                "/campaigns/7/contacts/9",
+                "/campaigns/7/contacts",
+                "/campaigns/7"
+            ]
+        );
+        assert_eq!(
+            g(
+                RouteId::MessageSend,
+                "/message",
+                r#"{"thread": {"id": "thr_1"}}"#
+            ),
+            ["/message/thr_1", "/thread/thr_1"]
+        );
+        assert!(
+            g(
+                RouteId::MessageSend,
+                "/message",
+                r#"{"thread": {"id": "../x"}}"#
+            )
+            .is_empty()
+        );
+        assert!(g(RouteId::MessageSend, "/message", "not json").is_empty());
+        assert_eq!(
+            g(RouteId::EnduserUpdate, "/enduser/u1", "{}"),
+            ["/enduser/u1"]
+        );
+        assert!(g(RouteId::CallStart, "/call", "{}").is_empty());
+        assert!(g(RouteId::EnduserCreate, "/enduser", "{}").is_empty());
+    }
 
     #[test]
     fn rows_follow_the_ids_and_names_are_unique() {

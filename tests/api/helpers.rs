@@ -194,12 +194,43 @@ impl TestApp {
     }
 
     pub async fn request(&self, method: Method, path: &str, headers: &[(&str, &str)]) -> Resp {
+        self.send(method, path, headers, "").await
+    }
+
+    /// A request with a body.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Resp {
         let mut req = Request::builder().method(method).uri(self.url(path));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::new())).expect("request");
+        let req = req
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("request");
         send(&self.client, req).await
+    }
+
+    /// A JSON write as the caller holding `token`, with extra headers.
+    pub async fn write_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Resp {
+        let bearer = format!("Bearer {token}");
+        let mut headers = vec![
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        self.send(method, path, &headers, body).await
     }
 
     /// GET as the caller holding `token`.

@@ -15,3 +15,4 @@ mod process;
 mod redis_budget;
 mod redis_server;
 mod routing;
+mod writes;

@@ -121,8 +121,9 @@ async fn refused_requests_never_reach_upstream() {
         assert_eq!(r.code(), code, "{path}");
     }
     for (method, path, allow) in [
-        (Method::POST, "/api/v1.0/campaigns/1", "GET, HEAD"),
-        (Method::DELETE, "/api/v1.0/campaigns/1", "GET, HEAD"),
+        (Method::POST, "/api/v1.0/campaigns/1", "GET, HEAD, PATCH"),
+        (Method::DELETE, "/api/v1.0/campaigns/1", "GET, HEAD, PATCH"),
+        (Method::GET, "/api/v1.0/campaigns/1/pause", "POST"),
         (Method::PUT, "/healthz", "GET"),
         (Method::POST, "/metrics", "GET"),
     ] {
