@@ -150,8 +150,10 @@ fn local(method: &Method, path: &str) -> Result<Local, Refusal> {
         "/metrics" => Local::Metrics,
         _ => return Err(Refusal::NotFound),
     };
-    if *method != Method::GET {
-        return Err(Refusal::MethodNotAllowed("GET".into()));
+    // HEAD is served wherever GET is (the SPEC: "GET and HEAD /healthz");
+    // hyper leaves the body out of a HEAD response.
+    if *method != Method::GET && *method != Method::HEAD {
+        return Err(Refusal::MethodNotAllowed("GET, HEAD".into()));
     }
     Ok(route)
 }
@@ -425,7 +427,11 @@ mod tests {
         );
         assert_eq!(
             rt(Method::DELETE, "/healthz"),
-            Err(Refusal::MethodNotAllowed("GET".into()))
+            Err(Refusal::MethodNotAllowed("GET, HEAD".into()))
+        );
+        assert_eq!(
+            rt(Method::HEAD, "/healthz"),
+            Ok(Routed::Local(Local::Healthz))
         );
         assert!(matches!(
             rt(Method::HEAD, "/api/v1.0/campaigns/1/calls"),

@@ -12,6 +12,7 @@ mod helpers;
 mod limiter_property;
 mod operations;
 mod process;
+mod reads;
 mod redis_budget;
 mod redis_server;
 mod routing;

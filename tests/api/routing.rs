@@ -124,8 +124,8 @@ async fn refused_requests_never_reach_upstream() {
         (Method::POST, "/api/v1.0/campaigns/1", "GET, HEAD, PATCH"),
         (Method::DELETE, "/api/v1.0/campaigns/1", "GET, HEAD, PATCH"),
         (Method::GET, "/api/v1.0/campaigns/1/pause", "POST"),
-        (Method::PUT, "/healthz", "GET"),
-        (Method::POST, "/metrics", "GET"),
+        (Method::PUT, "/healthz", "GET, HEAD"),
+        (Method::POST, "/metrics", "GET, HEAD"),
     ] {
         let r = app.request(method.clone(), path, &[]).await;
         assert_eq!(r.status, 405, "{method} {path}");
@@ -154,6 +154,23 @@ async fn head_has_the_headers_and_no_body() {
         Some(get.body.len().to_string().as_str())
     );
     assert_eq!(head.header("cache-status"), Some("altur-gateway; hit"));
+    assert_eq!(app.upstream().len(), 1);
+    // The gateway's own routes too (the SPEC: "GET and HEAD /healthz").
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let get = app.get(path).await;
+        let head = app.request(Method::HEAD, path, &[]).await;
+        assert_eq!(
+            (get.status.as_u16(), head.status.as_u16()),
+            (200, 200),
+            "{path}"
+        );
+        assert!(head.body.is_empty(), "{path}");
+        assert_eq!(
+            head.header("content-type"),
+            get.header("content-type"),
+            "{path}"
+        );
+    }
     assert_eq!(app.upstream().len(), 1);
 }
 

@@ -139,6 +139,17 @@ impl List {
             List::Calls => CALLS,
         }
     }
+
+    /// The accepted parameters' names, sorted by name.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        self.params().iter().map(|p| p.name)
+    }
+
+    /// Each accepted parameter's name and its values in words (Markdown),
+    /// sorted by name: the README's query table.
+    pub fn describe(self) -> impl Iterator<Item = (&'static str, String)> {
+        self.params().iter().map(|p| (p.name, p.kind.describe()))
+    }
 }
 
 struct Param {
@@ -327,6 +338,35 @@ fn both_or_neither(
 }
 
 impl Kind {
+    /// The values it accepts, in words (Markdown).
+    fn describe(&self) -> String {
+        match *self {
+            Kind::OneOf(words) => words
+                .iter()
+                .map(|w| format!("`{w}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Kind::Uuid => "a UUID (any case; written lower-case)".to_owned(),
+            Kind::Date => {
+                "`YYYY-MM-DD` or an RFC 3339 date-time; `startDate` and `endDate` both or neither"
+                    .to_owned()
+            }
+            Kind::Int {
+                min,
+                max,
+                default: Some(d),
+            } => format!("{min} to {max}, default {d} (left out of the key)"),
+            Kind::Int {
+                min,
+                max,
+                default: None,
+            } => format!("{min} to {max} (no documented default: always kept)"),
+            Kind::Cursor => {
+                format!("1 to {MAX_CURSOR_LEN} of `[A-Za-z0-9._~+/=-]` (after percent-decoding)")
+            }
+        }
+    }
+
     /// Checks a non-empty raw value whose escapes are valid.
     fn parse<'a>(&self, raw: &'a str) -> Option<Value<'a>> {
         match *self {
