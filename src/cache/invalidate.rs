@@ -33,6 +33,8 @@ pub type ListFence = Arc<AtomicU64>;
 /// The epoch clock and the groups recently invalidated.
 pub struct Fences {
     epoch: AtomicU64,
+    /// Every send at or before this epoch is fenced (everything was dropped).
+    floor: AtomicU64,
     state: Mutex<State>,
     /// How long an invalidation is remembered: longer than any request can
     /// be in flight (the upstream timeout, with room).
@@ -63,6 +65,7 @@ impl Fences {
     pub fn new(longest_flight: Duration) -> Fences {
         Fences {
             epoch: AtomicU64::new(1),
+            floor: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             horizon: longest_flight + Duration::from_secs(30),
         }
@@ -81,10 +84,12 @@ impl Fences {
 
     /// Whether `group` was invalidated at or after `epoch`.
     pub fn fenced(&self, group: &str, epoch: u64) -> bool {
-        self.state()
-            .recent
-            .get(group)
-            .is_some_and(|(at, _)| *at >= epoch)
+        epoch <= self.floor.load(Ordering::Acquire)
+            || self
+                .state()
+                .recent
+                .get(group)
+                .is_some_and(|(at, _)| *at >= epoch)
     }
 
     /// Runs `store` (given the list cell when `list`) unless `group` was
@@ -98,7 +103,9 @@ impl Fences {
         store: impl FnOnce(Option<ListFence>) -> R,
     ) -> Option<R> {
         let mut s = self.state();
-        if s.recent.get(group).is_some_and(|(at, _)| *at >= sent) {
+        if sent <= self.floor.load(Ordering::Acquire)
+            || s.recent.get(group).is_some_and(|(at, _)| *at >= sent)
+        {
             return None;
         }
         let cell = list.then(|| {
@@ -134,6 +141,18 @@ impl Fences {
             }
             drop(g);
         }
+        at
+    }
+}
+
+impl Fences {
+    /// Fences every group at once (the caller drops every entry), under the
+    /// lock; returns the epoch.
+    pub fn invalidate_all(&self, drop_all: impl FnOnce()) -> u64 {
+        let _s = self.state();
+        let at = self.epoch.fetch_add(1, Ordering::AcqRel);
+        self.floor.fetch_max(at, Ordering::AcqRel);
+        drop_all();
         at
     }
 }

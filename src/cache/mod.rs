@@ -218,6 +218,12 @@ impl Cache {
             })
     }
 
+    /// Drops every entry and fences every read in flight (the invalidation
+    /// channel was lost: what it missed is unknown).
+    pub fn invalidate_all(&self) {
+        self.fences.invalidate_all(|| self.inner.invalidate_all());
+    }
+
     /// Drops the groups a write or webhook changed (see [`invalidate`]).
     pub fn invalidate<S: AsRef<str>>(&self, groups: &[S]) {
         self.fences

@@ -15,6 +15,11 @@
 //! it works) makes one replica fetch a key at a time; a crashed holder's lock
 //! expires after [`LOCK_TTL`].
 //!
+//! A write's invalidation (`invalidation.rs`) records, per group, the Redis
+//! time it happened; an entry sent before it is neither served nor stored
+//! here, and every replica drops the group from its memory on the message
+//! the invalidation publishes.
+//!
 //! Redis trouble is never an error here: a failed read is a miss, a failed
 //! lock means "fetch it yourself", a failed write is dropped. After a failure
 //! the cache is skipped (one warning) until a background probe gets an answer
@@ -34,6 +39,10 @@ use tokio::time::Instant;
 use super::{CacheKey, Entry};
 use crate::redis_conn::{self, KEY_PREFIX, RedisFailure};
 
+mod invalidation;
+
+pub use invalidation::Invalidations;
+
 /// A fetch lock lives this long unless its holder extends it.
 pub const LOCK_TTL: Duration = Duration::from_secs(3);
 /// Probes of an unreachable shared cache back off from this...
@@ -41,16 +50,20 @@ const PROBE_MIN: Duration = Duration::from_millis(100);
 /// ...to this.
 const PROBE_MAX: Duration = Duration::from_secs(1);
 
-/// `{now_us, stored_at_us, fresh_ms, stale_ms, status, content_type, body}` or nil.
+/// `{now_us, stored_at_us, fresh_ms, stale_ms, status, content_type, body}`,
+/// or nil when absent or sent before its group's last invalidation (KEYS[2]).
 const GET: &str = r"
 local v = redis.call('HMGET', KEYS[1], 's', 'f', 'x', 'c', 't', 'b')
 if not v[1] or not v[6] then return false end
+local inv = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if (tonumber(v[1]) or 0) <= inv then return false end
 local t = redis.call('TIME')
 return {tonumber(t[1]) * 1000000 + tonumber(t[2]), v[1], v[2], v[3], v[4], v[5] or '', v[6]}
 ";
 
-/// Stores unless a newer entry is there. ARGV: age_us, fresh_ms, stale_ms,
-/// status, content_type, body.
+/// Stores unless a newer entry is there, or the entry's request was sent
+/// before its group's last invalidation (KEYS[2]). ARGV: age_us (since the
+/// send), fresh_ms, stale_ms, status, content_type, body.
 const PUT: &str = r"
 local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
@@ -59,6 +72,8 @@ local age = tonumber(ARGV[1])
 local stored = now - age
 local cur = tonumber(redis.call('HGET', KEYS[1], 's') or '0') or 0
 if cur >= stored then return 0 end
+local inv = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if stored <= inv then return 0 end
 local left = tonumber(ARGV[2]) + tonumber(ARGV[3]) - math.floor(age / 1000)
 if left <= 0 then return 0 end
 redis.call('DEL', KEYS[1])
@@ -109,6 +124,7 @@ pub struct FetchLock {
 /// The shared second-level cache.
 pub struct SharedCache {
     conn: ConnectionManager,
+    invalidations: Arc<Invalidations>,
     /// False from a failure until a probe gets an answer: Redis is skipped.
     up: Arc<AtomicBool>,
     tokens: AtomicU64,
@@ -143,12 +159,16 @@ impl SharedCache {
     ///
     /// # Errors
     /// A Redis URL the client cannot use.
-    pub fn new(url: &str) -> Result<SharedCache, String> {
+    /// Connects lazily. `keep`: the longest a shared entry can live, and so
+    /// how long an invalidation must be remembered.
+    pub fn new(url: &str, keep: Duration) -> Result<SharedCache, String> {
         use std::hash::{BuildHasher, Hasher};
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
         h.write_u32(std::process::id());
+        let me = format!("{:016x}", h.finish());
         Ok(SharedCache {
             conn: redis_conn::connect(url)?,
+            invalidations: Arc::new(Invalidations::new(url, me, keep)?),
             up: Arc::new(AtomicBool::new(true)),
             tokens: AtomicU64::new(1),
             token_prefix: format!("{:016x}", h.finish()),
@@ -187,7 +207,8 @@ impl SharedCache {
     pub async fn get(&self, key: &CacheKey) -> SharedLookup {
         type Reply = Option<(i64, i64, u64, u64, u16, Vec<u8>, Vec<u8>)>;
         let mut conn = self.conn.clone();
-        let inv = self.get.key(entry_key(key));
+        let mut inv = self.get.key(entry_key(key));
+        inv.key(invalidation::group_key(key.path()));
         let Some(Some((now_us, stored_us, fresh_ms, stale_ms, status, ct, body))) =
             self.run::<Reply>("get", inv.invoke_async(&mut conn)).await
         else {
@@ -243,13 +264,37 @@ impl SharedCache {
             .unwrap_or_default();
         let mut conn = self.conn.clone();
         let mut inv = self.put.key(entry_key(key));
-        inv.arg(u64::try_from(age.as_micros()).unwrap_or(u64::MAX))
+        inv.key(invalidation::group_key(key.path()))
+            .arg(u64::try_from(age.as_micros()).unwrap_or(u64::MAX))
             .arg(millis(fresh))
             .arg(millis(stale))
             .arg(entry.status.as_u16())
             .arg(ct)
             .arg(entry.body.as_ref());
         let _ = self.run::<i64>("put", inv.invoke_async(&mut conn)).await;
+    }
+
+    /// Drops `groups` from the shared cache and tells every replica to drop
+    /// them from its memory. False when Redis could not be told.
+    pub async fn invalidate(&self, groups: &[String]) -> bool {
+        if groups.is_empty() {
+            return true;
+        }
+        let mut conn = self.conn.clone();
+        let inv = self.invalidations.invocation(groups);
+        self.run::<i64>("invalidate", inv.invoke_async(&mut conn))
+            .await
+            .is_some()
+    }
+
+    /// Hands other replicas' invalidations to `drop` (and, after a lost
+    /// subscription, everything to `drop_all`) for as long as the gateway runs.
+    pub fn listen(
+        &self,
+        drop: impl Fn(&[String]) + Send + Sync + 'static,
+        drop_all: impl Fn() + Send + Sync + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        self.invalidations.listen(drop, drop_all)
     }
 
     /// Tries to take the fetch lock for `key`.

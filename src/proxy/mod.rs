@@ -93,6 +93,17 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     ids: RequestIds,
+    /// The fleet's invalidation listener, stopped with the gateway.
+    _listener: Option<AbortOnDrop>,
+}
+
+/// A background task that ends when its owner is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// What the gateway is made of; `lib::build` makes them.
@@ -125,15 +136,31 @@ impl Gateway {
         let fences = Arc::new(Fences::new(u.timeout * (u.max_retries + 1)));
         let cache = Cache::new(c.max_bytes, Arc::clone(&fences));
         let policies = Policy::all(c);
+        // The longest a shared entry lives: how long Redis keeps an invalidation.
+        let keep = policies
+            .iter()
+            .map(|p| p.ttl + p.stale_if_error)
+            .max()
+            .unwrap_or_default();
         let shared = match &c.redis_url {
-            Some(url) => Some(
-                SharedCache::new(url).map_err(|reason| ConfigError::Invalid {
-                    key: "cache.redis_url",
-                    reason,
-                })?,
-            ),
+            Some(url) => {
+                Some(
+                    SharedCache::new(url, keep).map_err(|reason| ConfigError::Invalid {
+                        key: "cache.redis_url",
+                        reason,
+                    })?,
+                )
+            }
             None => None,
         };
+        // Other replicas' writes drop what they changed from this one's memory.
+        let listener = shared.as_ref().map(|s| {
+            let (one, all) = (cache.clone(), cache.clone());
+            AbortOnDrop(s.listen(
+                move |groups| one.invalidate(groups),
+                move || all.invalidate_all(),
+            ))
+        });
         let queue = Queue::start(
             budget,
             settings.rate_limit.max_wait,
@@ -170,6 +197,7 @@ impl Gateway {
             metrics,
             readiness,
             ids: RequestIds::new(),
+            _listener: listener,
         }))
     }
 

@@ -144,7 +144,7 @@ impl Gateway {
                 && let Kind::Write { invalidates, .. } = spec.kind
             {
                 let groups = invalidates.groups(&req.target, &fetched.body);
-                gateway.invalidate(&groups);
+                gateway.invalidate(&groups).await;
             }
             let _ = tx.send(fetch);
         });
@@ -167,12 +167,20 @@ impl Gateway {
         }
     }
 
-    /// Drops what a write (or Altur's webhook) changed.
-    pub(super) fn invalidate(&self, groups: &[String]) {
+    /// Drops what a write (or Altur's webhook) changed: here, then in the
+    /// shared cache and every other replica's memory.
+    pub(super) async fn invalidate(&self, groups: &[String]) {
         if groups.is_empty() {
             return;
         }
         self.cache.invalidate(groups);
+        let fleet = match &self.shared {
+            Some(shared) => shared.invalidate(groups).await,
+            None => true,
+        };
+        if !fleet {
+            tracing::warn!(groups = ?groups, "invalidated here; the shared cache was unreachable");
+        }
         tracing::debug!(groups = ?groups, "invalidated");
     }
 }

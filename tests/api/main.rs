@@ -8,6 +8,7 @@ mod connections;
 mod failures;
 mod fairness_property;
 mod fleet;
+mod fleet_writes;
 mod helpers;
 mod limiter_property;
 mod operations;

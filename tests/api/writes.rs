@@ -503,3 +503,45 @@ async fn a_read_in_flight_across_a_write_is_not_stored_and_not_joined() {
     assert_eq!(again.json()["campaign"]["name"], "After");
     assert_eq!(arrivals(&app, &Method::GET, "/api/v1.0/campaigns/12"), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_and_writes_share_one_window_and_never_exceed_it() {
+    let app = Arc::new(
+        TestApp::builder()
+            .callers(&writer())
+            .set("rate_limit.max_wait_ms", "20000")
+            .set("rate_limit.margin_ms", "100")
+            .start()
+            .await,
+    );
+    let body = r#"{"display_name": "Ana", "info": {}}"#;
+    let calls = (0..60).map(|i| {
+        let app = app.clone();
+        async move {
+            if i % 2 == 0 {
+                app.get(&format!("/api/v1.0/campaigns/{}", 500 + i))
+                    .await
+                    .status
+                    .as_u16()
+            } else {
+                app.write_as(W, Method::POST, "/api/v1.0/enduser", body, &[])
+                    .await
+                    .status
+                    .as_u16()
+            }
+        }
+    });
+    let statuses = join_all(calls).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 201),
+        "{statuses:?}"
+    );
+    let up = app.upstream();
+    assert_eq!(up.len(), 60, "30 reads and 30 writes, each once");
+    assert!(
+        up.iter().all(|r| r.status < 300),
+        "the simulator's strict window never tripped"
+    );
+    let at: Vec<_> = up.iter().map(|r| r.at).collect();
+    assert!(crate::helpers::max_in_window(&at, Duration::from_secs(1)) <= 12);
+}
