@@ -31,6 +31,10 @@ pub struct Slot {
 pub trait Budget: Send + Sync + 'static {
     /// Waits until one more start is allowed and hands out its slot.
     fn acquire(&self) -> BoxFuture<'_, Slot>;
+    /// One attempt, without waiting, at a start that keeps every window
+    /// within `cap` starts (`cap` below the limit: room kept for others).
+    /// `Err`: how long until it is worth asking again.
+    fn try_acquire(&self, cap: usize) -> BoxFuture<'_, Result<Slot, Duration>>;
     /// The slot's request was sent at `sent`.
     fn stamp(&self, slot: Slot, sent: Instant);
     /// The slot's request was never sent: give the start back.

@@ -13,6 +13,9 @@ use tokio::time::Instant;
 
 use super::budget::{BoxFuture, Budget, Slot, project};
 
+/// When a capped attempt cannot tell when room comes (starts still pending).
+const RETRY_SOON: Duration = Duration::from_millis(20);
+
 /// The exact sliding-window budget for one process.
 #[derive(Debug)]
 pub struct LocalBudget {
@@ -97,8 +100,17 @@ impl LocalBudget {
     /// Grants a slot at `now` if a start is allowed now; else says when one
     /// will be (`None`: when a pending start is stamped or released).
     pub fn try_start(&self, now: Instant) -> Result<Slot, Option<Instant>> {
+        self.try_start_within(now, self.limit)
+    }
+
+    /// As [`LocalBudget::try_start`], keeping every window within `cap`.
+    pub fn try_start_within(&self, now: Instant, cap: usize) -> Result<Slot, Option<Instant>> {
+        let cap = cap.min(self.limit);
+        if cap == 0 {
+            return Err(None);
+        }
         let mut s = self.lock();
-        match s.next_start(now, self.limit, self.window) {
+        match s.next_start(now, cap, self.window) {
             Some(t) if t <= now => {
                 s.next_id += 1;
                 let id = s.next_id;
@@ -128,6 +140,16 @@ impl Budget for LocalBudget {
                 }
             }
         })
+    }
+
+    fn try_acquire(&self, cap: usize) -> BoxFuture<'_, Result<Slot, Duration>> {
+        let now = Instant::now();
+        let r = self.try_start_within(now, cap).map_err(|next| match next {
+            Some(t) => t.saturating_duration_since(now),
+            // A pending start must be stamped or released first: soon.
+            None => RETRY_SOON,
+        });
+        Box::pin(std::future::ready(r))
     }
 
     fn stamp(&self, slot: Slot, sent: Instant) {

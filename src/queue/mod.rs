@@ -111,6 +111,9 @@ struct Inner {
     budget: Arc<dyn Budget>,
     max_wait: Duration,
     depth: Option<prometheus_client::metrics::gauge::Gauge>,
+    /// Most starts of a window background refreshes may take
+    /// (`requests_per_second - reserve_for_callers`).
+    background_cap: usize,
 }
 
 impl Drop for Inner {
@@ -146,12 +149,24 @@ impl Queue {
         max_wait: Duration,
         depth: Option<prometheus_client::metrics::gauge::Gauge>,
     ) -> Queue {
+        Self::start_with_reserve(budget, max_wait, depth, 0)
+    }
+
+    /// As [`Queue::start`], with background refreshes kept to `cap` starts
+    /// of any window (the rest is reserved for callers).
+    pub fn start_with_reserve(
+        budget: Arc<dyn Budget>,
+        max_wait: Duration,
+        depth: Option<prometheus_client::metrics::gauge::Gauge>,
+        background_cap: usize,
+    ) -> Queue {
         let inner = Arc::new(Inner {
             waiters: Mutex::new(Schedule::default()),
             wake: Arc::new(Notify::new()),
             budget,
             max_wait,
             depth,
+            background_cap,
         });
         tokio::spawn(dispatch(Arc::downgrade(&inner)));
         Queue { inner }
@@ -174,14 +189,18 @@ impl Queue {
     /// when `max_wait` has passed without a start.
     pub async fn acquire_in(&self, lane: &Lane) -> Result<Grant, Full> {
         let enqueued = Instant::now();
-        let ahead = {
-            let mut q = self.inner.waiters();
-            q.retain(live);
-            q.ahead(lane, live)
-        };
-        let expected = self.inner.budget.projected_wait(ahead).await;
-        if expected > self.inner.max_wait {
-            return Err(Full { expected });
+        // A background refresh is never refused: it waits for spare budget,
+        // as long as `max_wait` at most.
+        if !lane.is_background() {
+            let ahead = {
+                let mut q = self.inner.waiters();
+                q.retain(live);
+                q.ahead(lane, live)
+            };
+            let expected = self.inner.budget.projected_wait(ahead).await;
+            if expected > self.inner.max_wait {
+                return Err(Full { expected });
+            }
         }
         let (tx, rx) = oneshot::channel();
         {
@@ -224,13 +243,13 @@ impl Queue {
 async fn dispatch(inner: std::sync::Weak<Inner>) {
     loop {
         let Some(inner) = inner.upgrade() else { return };
-        let has_live = {
+        let (callers, anyone) = {
             let mut q = inner.waiters();
             q.retain(live);
             inner.set_depth(&q);
-            !q.is_empty()
+            (q.has_callers(), !q.is_empty())
         };
-        if !has_live {
+        if !anyone {
             // Hold no strong reference while idle: dropping the last `Queue`
             // wakes us (see `Drop for Inner`) and the upgrade above fails.
             // `notify_one` stores a permit, so a wake between the check and
@@ -240,7 +259,24 @@ async fn dispatch(inner: std::sync::Weak<Inner>) {
             wake.notified().await;
             continue;
         }
-        let slot = inner.budget.acquire().await;
+        let slot = if callers {
+            inner.budget.acquire().await
+        } else {
+            // Only refreshes wait: one attempt within their cap, never a
+            // wait that a caller arriving meanwhile would sit behind.
+            match inner.budget.try_acquire(inner.background_cap).await {
+                Ok(slot) => slot,
+                Err(wait) => {
+                    let wake = Arc::clone(&inner.wake);
+                    drop(inner);
+                    tokio::select! {
+                        () = tokio::time::sleep(wait.clamp(Duration::from_millis(1), Duration::from_millis(100))) => {}
+                        () = wake.notified() => {}
+                    }
+                    continue;
+                }
+            }
+        };
         let mut grant = Some(Grant {
             budget: Arc::clone(&inner.budget),
             slot,
@@ -249,7 +285,15 @@ async fn dispatch(inner: std::sync::Weak<Inner>) {
         });
         {
             let mut q = inner.waiters();
-            while let Some(w) = q.pop(live) {
+            loop {
+                // A start taken for callers goes to a caller: if they all
+                // left, it is given back rather than spent past the reserve.
+                let next = if callers {
+                    q.pop(live)
+                } else {
+                    q.pop(live).or_else(|| q.pop_background(live))
+                };
+                let Some(w) = next else { break };
                 let Some(mut g) = grant.take() else { break };
                 g.waited = slot.at.saturating_duration_since(w.enqueued);
                 match w.tx.send(g) {
@@ -300,6 +344,72 @@ mod tests {
             at[24..]
                 .iter()
                 .all(|d| *d >= Duration::from_millis(2040) && *d < Duration::from_millis(2042))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn refreshes_never_take_the_reserved_starts_and_wait_behind_callers() {
+        let budget = Arc::new(LocalBudget::new(12, Duration::from_secs(1)));
+        let q = Queue::start_with_reserve(budget, Duration::from_secs(60), None, 9);
+        let t0 = Instant::now();
+        let mut refreshes = Vec::new();
+        for _ in 0..20 {
+            let q = q.clone();
+            refreshes.push(tokio::spawn(async move {
+                let mut g = q.acquire_in(&Lane::background()).await.expect("granted");
+                g.sent();
+                g.at()
+            }));
+            tokio::task::yield_now().await;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // Three starts of the first window are left for callers.
+        let mut callers = Vec::new();
+        for _ in 0..3 {
+            let mut g = q.acquire().await.expect("a caller starts at once");
+            g.sent();
+            callers.push(g.at() - t0);
+        }
+        assert!(
+            callers.iter().all(|d| *d <= Duration::from_millis(10)),
+            "{callers:?}"
+        );
+        let mut at: Vec<Duration> = Vec::new();
+        for r in refreshes {
+            at.push(r.await.expect("join") - t0);
+        }
+        at.sort();
+        let first_window = at.iter().filter(|d| **d < Duration::from_secs(1)).count();
+        assert_eq!(first_window, 9, "refreshes keep off the reserve: {at:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_caller_arriving_goes_before_a_waiting_refresh() {
+        let budget = Arc::new(LocalBudget::new(1, Duration::from_secs(1)));
+        let q = Queue::start_with_reserve(budget, Duration::from_secs(60), None, 1);
+        let t0 = Instant::now();
+        q.acquire().await.expect("first").sent();
+        let bg = {
+            let q = q.clone();
+            tokio::spawn(async move {
+                let mut g = q.acquire_in(&Lane::background()).await.expect("granted");
+                g.sent();
+                g.at()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let mut caller = q.acquire().await.expect("the caller");
+        caller.sent();
+        assert_eq!(
+            caller.at() - t0,
+            Duration::from_secs(1),
+            "the caller took the next start"
+        );
+        let refresh = bg.await.expect("join");
+        assert_eq!(
+            refresh - t0,
+            Duration::from_secs(2),
+            "the refresh waited behind it"
         );
     }
 

@@ -337,11 +337,11 @@ impl Inner {
         format!("{}:{id}", self.replica)
     }
 
-    async fn try_shared(&self, slot: Slot) -> Result<Answer, RedisFailure> {
+    async fn try_shared(&self, slot: Slot, cap: usize) -> Result<Answer, RedisFailure> {
         let mut conn = self.conn.clone();
         let mut inv = self.acquire.key(&self.starts_key);
         inv.key(&self.pause_key)
-            .arg(self.limit)
+            .arg(cap.min(self.limit))
             .arg(micros(self.window))
             .arg(micros(self.lease))
             .arg(self.member(slot.id));
@@ -361,7 +361,7 @@ impl Inner {
     /// One try at a start through Redis, for a slot already held locally.
     /// `Ok(true)`: granted; `Ok(false)`: slept (or was woken), try again.
     async fn shared_start(&self, slot: Slot, changed: tokio::sync::futures::Notified<'_>) -> bool {
-        match self.try_shared(slot).await {
+        match self.try_shared(slot, self.limit).await {
             Ok(Answer::Granted { redis_now_us }) => {
                 self.state().granted.insert(slot.id, redis_now_us);
                 true
@@ -387,6 +387,31 @@ impl Inner {
                 });
                 self.fall_back(&e);
                 false
+            }
+        }
+    }
+
+    /// One capped attempt through Redis for a slot held locally; never sleeps.
+    async fn try_shared_once(&self, slot: Slot, cap: usize) -> Result<Slot, Duration> {
+        match self.try_shared(slot, cap).await {
+            Ok(Answer::Granted { redis_now_us }) => {
+                self.state().granted.insert(slot.id, redis_now_us);
+                Ok(slot)
+            }
+            Ok(Answer::Wait { wait, paused }) => {
+                self.local.release(slot);
+                if paused {
+                    self.local.pause_until(Instant::now() + wait);
+                }
+                Err(wait)
+            }
+            Err(e) => {
+                self.local.release(slot);
+                self.keep_unsynced(Op::Release {
+                    member: self.member(slot.id),
+                });
+                self.fall_back(&e);
+                Err(Duration::ZERO)
             }
         }
     }
@@ -561,6 +586,32 @@ impl Budget for RedisBudget {
                         }
                     }
                     Err(None) => changed.await,
+                }
+            }
+        })
+    }
+
+    fn try_acquire(&self, cap: usize) -> BoxFuture<'_, Result<Slot, Duration>> {
+        let inner = &self.inner;
+        Box::pin(async move {
+            let now = Instant::now();
+            let mode = inner.state().mode;
+            let until = |next: Option<Instant>| {
+                next.map_or(Duration::from_millis(20), |t| {
+                    t.saturating_duration_since(now)
+                })
+            };
+            match mode {
+                Mode::Shared => inner.try_shared_once(inner.local.track(now), cap).await,
+                // The fallback's own limit, less what the cap keeps for others.
+                Mode::Fallback | Mode::Rejoining { .. } => {
+                    let local_cap =
+                        cap.saturating_sub(inner.limit.saturating_sub(inner.fallback_limit));
+                    match inner.local.try_start_within(now, local_cap) {
+                        Ok(slot) if mode == Mode::Fallback => Ok(slot),
+                        Ok(slot) => inner.try_shared_once(slot, cap).await,
+                        Err(next) => Err(until(next)),
+                    }
                 }
             }
         })

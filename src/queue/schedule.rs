@@ -17,12 +17,27 @@
 //! The tag also gives the refusal estimate: the requests ahead of a new one
 //! are those with a smaller tag, so a caller flooding its own lane sees its
 //! own backlog ahead of it, and another caller does not.
+//!
+//! Background refreshes wait apart, first come first served, and start only
+//! when no caller's request waits (the dispatcher also keeps them off the
+//! last `reserve_for_callers` starts of a window).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// The lane (and metric label) of requests without a caller token.
 pub const ANONYMOUS: &str = "anonymous";
+/// The lane (and metric label) of background refreshes.
+pub const BACKGROUND: &str = "background";
+
+/// Whose need a request serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// A caller waits for it.
+    Interactive,
+    /// A refresh no one waits for (stale-while-revalidate, refresh-ahead).
+    Background,
+}
 
 /// `1 / weight` in tag units; weights are 1-100, so rounding is negligible.
 const SCALE: u128 = 1 << 40;
@@ -34,6 +49,7 @@ pub struct Lane {
     pub name: Arc<str>,
     /// Its share when callers compete, 1-100.
     pub weight: u32,
+    pub class: Class,
 }
 
 impl Lane {
@@ -41,7 +57,21 @@ impl Lane {
         Lane {
             name,
             weight: weight.max(1),
+            class: Class::Interactive,
         }
+    }
+
+    /// The lane of background refreshes.
+    pub fn background() -> Lane {
+        Lane {
+            name: Arc::from(BACKGROUND),
+            weight: 1,
+            class: Class::Background,
+        }
+    }
+
+    pub fn is_background(&self) -> bool {
+        self.class == Class::Background
     }
 
     /// The lane of requests without a caller token.
@@ -63,6 +93,7 @@ pub struct Schedule<W> {
     /// needs no entry (it would start from the virtual time anyway).
     lanes: HashMap<Arc<str>, u128>,
     queue: BTreeMap<(u128, u64), Waiting<W>>,
+    background: VecDeque<W>,
 }
 
 impl<W> Default for Schedule<W> {
@@ -72,6 +103,7 @@ impl<W> Default for Schedule<W> {
             seq: 0,
             lanes: HashMap::new(),
             queue: BTreeMap::new(),
+            background: VecDeque::new(),
         }
     }
 }
@@ -83,7 +115,8 @@ impl<W> Schedule<W> {
         self.vtime.max(last) + SCALE / u128::from(lane.weight.max(1))
     }
 
-    /// Live requests that would start before one of `lane` arriving now.
+    /// Live callers' requests that would start before one of `lane`
+    /// arriving now (background refreshes never start before a caller's).
     pub fn ahead(&self, lane: &Lane, live: impl Fn(&W) -> bool) -> usize {
         let tag = self.tag_for(lane);
         self.queue
@@ -94,6 +127,10 @@ impl<W> Schedule<W> {
 
     /// Queues a request of `lane`.
     pub fn push(&mut self, lane: &Lane, item: W) {
+        if lane.is_background() {
+            self.background.push_back(item);
+            return;
+        }
         let tag = self.tag_for(lane);
         self.lanes.insert(Arc::clone(&lane.name), tag);
         self.seq += 1;
@@ -106,8 +143,8 @@ impl<W> Schedule<W> {
         );
     }
 
-    /// Takes the next live request (dropping dead ones on the way) and
-    /// advances the virtual time to its tag.
+    /// Takes the next live caller's request (dropping dead ones on the way)
+    /// and advances the virtual time to its tag.
     pub fn pop(&mut self, live: impl Fn(&W) -> bool) -> Option<W> {
         while let Some(((tag, _), w)) = self.queue.pop_first() {
             if live(&w.item) {
@@ -119,18 +156,34 @@ impl<W> Schedule<W> {
         None
     }
 
+    /// Takes the next live background refresh.
+    pub fn pop_background(&mut self, live: impl Fn(&W) -> bool) -> Option<W> {
+        while let Some(w) = self.background.pop_front() {
+            if live(&w) {
+                return Some(w);
+            }
+        }
+        None
+    }
+
     /// Drops requests that are no longer wanted.
     pub fn retain(&mut self, live: impl Fn(&W) -> bool) {
         self.queue.retain(|_, w| live(&w.item));
+        self.background.retain(|w| live(w));
     }
 
-    /// Requests waiting (live or not).
+    /// Requests waiting (live or not), callers' and background.
     pub fn len(&self) -> usize {
-        self.queue.len()
+        self.queue.len() + self.background.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.queue.is_empty()
+        self.len() == 0
+    }
+
+    /// Whether a caller's request waits (after `retain`, any is live).
+    pub fn has_callers(&self) -> bool {
+        !self.queue.is_empty()
     }
 
     /// Live requests waiting, by lane.
@@ -192,6 +245,22 @@ mod tests {
             .collect();
         let bs = first.iter().filter(|c| **c == 'b').count();
         assert!((14..=16).contains(&bs), "3:1 of 20 is 15 for b: {first:?}");
+    }
+
+    #[test]
+    fn background_waits_behind_every_caller() {
+        let mut s = Schedule::default();
+        s.push(&Lane::background(), "refresh");
+        s.push(&lane("a", 1), "a1");
+        assert_eq!(
+            s.ahead(&lane("b", 1), |_| true),
+            1,
+            "the refresh is not ahead of b"
+        );
+        assert!(s.has_callers());
+        assert_eq!(s.pop(|_| true), Some("a1"));
+        assert_eq!(s.pop(|_| true), None, "pop takes callers only");
+        assert_eq!(s.pop_background(|_| true), Some("refresh"));
     }
 
     #[test]

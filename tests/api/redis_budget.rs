@@ -231,3 +231,30 @@ async fn falls_back_while_redis_is_away_and_comes_back_by_itself() {
     }
     assert!(t.elapsed() < WINDOW / 2, "{:?}", t.elapsed());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capped_attempt_leaves_the_reserve_to_the_whole_fleet() {
+    let redis = RedisServer::start();
+    let a = replica(&redis, 6, 2);
+    let b = replica(&redis, 6, 2);
+    // Refreshes on both replicas may take 4 of the fleet's 6 starts.
+    let mut granted = 0;
+    for budget in [
+        &a.budget, &b.budget, &a.budget, &b.budget, &a.budget, &b.budget,
+    ] {
+        if let Ok(slot) = budget.try_acquire(4).await {
+            budget.stamp(slot, Instant::now());
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 4, "the cap holds across replicas");
+    // The last two of the window are still there for callers.
+    let t = Instant::now();
+    start(&a.budget).await;
+    start(&b.budget).await;
+    assert!(t.elapsed() < WINDOW / 2, "callers were not kept waiting");
+    assert!(
+        b.budget.try_acquire(6).await.is_err(),
+        "and now the window is full"
+    );
+}
