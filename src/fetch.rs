@@ -53,11 +53,60 @@ pub enum Retry {
 }
 
 /// Whose request a fetch is: the route (for metrics) and the lane it queues
-/// in (the caller that started it).
+/// in (the caller that started it, or the background for a refresh).
 #[derive(Debug, Clone)]
 pub struct Who {
     pub route: RouteId,
-    pub lane: Lane,
+    pub lane: Arc<LaneCell>,
+}
+
+impl Who {
+    pub fn new(route: RouteId, lane: Lane) -> Who {
+        Who {
+            route,
+            lane: Arc::new(LaneCell::new(lane)),
+        }
+    }
+}
+
+/// The lane a fetch queues in, which a caller joining a background refresh
+/// lifts to its own: the refresh then waits where that caller would.
+#[derive(Debug)]
+pub struct LaneCell {
+    lane: std::sync::Mutex<Lane>,
+    lifted: tokio::sync::Notify,
+}
+
+impl LaneCell {
+    pub fn new(lane: Lane) -> LaneCell {
+        LaneCell {
+            lane: std::sync::Mutex::new(lane),
+            lifted: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lane> {
+        // A plain assignment: a poisoned lock still holds a valid lane.
+        self.lane.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn current(&self) -> Lane {
+        self.lock().clone()
+    }
+
+    /// Moves a background fetch to `lane`; a caller's fetch stays where it is.
+    /// True when it moved.
+    pub fn lift(&self, lane: Lane) -> bool {
+        let mut current = self.lock();
+        if !current.is_background() || lane.is_background() {
+            return false;
+        }
+        *current = lane;
+        drop(current);
+        // A stored permit: a lift between a look and a wait is not lost.
+        self.lifted.notify_one();
+        true
+    }
 }
 
 /// Sends upstream requests through the shared queue.
@@ -115,9 +164,15 @@ impl Fetcher {
                     () = &mut abandoned => return None,
                 }
             }
-            let grant = tokio::select! {
-                g = self.queue.acquire_in(&who.lane) => g,
-                () = &mut abandoned => return None,
+            let (grant, lane) = loop {
+                let lane = who.lane.current();
+                tokio::select! {
+                    g = self.queue.acquire_in(&lane) => break (g, lane),
+                    // Lifted while queued as a refresh: queue again, in the
+                    // caller's lane, at its place (the old place is given back).
+                    () = who.lane.lifted.notified(), if lane.is_background() => {}
+                    () = &mut abandoned => return None,
+                }
             };
             let mut grant = match grant {
                 Ok(g) => g,
@@ -134,7 +189,7 @@ impl Fetcher {
             };
             waited += grant.waited;
             self.metrics
-                .queue_waited(&who.lane.name, grant.waited.as_secs_f64());
+                .queue_waited(&lane.name, grant.waited.as_secs_f64());
             let started = Instant::now();
             let mut sent = Sent {
                 at: started,
@@ -151,7 +206,7 @@ impl Fetcher {
                 })
                 .await;
             drop(grant);
-            self.metrics.upstream_start(who.route, &who.lane.name);
+            self.metrics.upstream_start(who.route, &lane.name);
             self.metrics
                 .upstream_duration
                 .observe(started.elapsed().as_secs_f64());

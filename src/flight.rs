@@ -14,12 +14,19 @@ use tokio::sync::watch;
 type Slot<V> = Arc<watch::Sender<Option<V>>>;
 
 /// In-flight fetches by key, each with the epoch it started at (see
-/// `cache::invalidate`).
-pub struct Flights<K, V> {
-    map: Mutex<HashMap<K, (Slot<V>, u64)>>,
+/// `cache::invalidate`) and whatever its callers share about it (`M`: for
+/// reads, the queue lane it waits in, which a joining caller can lift).
+pub struct Flights<K, V, M = ()> {
+    map: Mutex<HashMap<K, Flight<V, M>>>,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Default for Flights<K, V> {
+struct Flight<V, M> {
+    tx: Slot<V>,
+    epoch: u64,
+    meta: Arc<M>,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone, M> Default for Flights<K, V, M> {
     fn default() -> Self {
         Flights {
             map: Mutex::new(HashMap::new()),
@@ -45,49 +52,67 @@ impl<V: Clone> Ticket<V> {
     }
 }
 
+/// What joining gives: the caller's ticket, the leader's duty when the
+/// caller started the flight, and the flight's shared value.
+pub type Joined<K, V, M> = (Ticket<V>, Option<Leader<K, V, M>>, Arc<M>);
+
 /// The right and duty to fetch a key and publish the result.
-pub struct Leader<K: Hash + Eq + Clone, V> {
-    flights: Arc<Flights<K, V>>,
+pub struct Leader<K: Hash + Eq + Clone, V, M = ()> {
+    flights: Arc<Flights<K, V, M>>,
     key: K,
     tx: Slot<V>,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
-    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<K, (Slot<V>, u64)>> {
+impl<K: Hash + Eq + Clone, V: Clone, M: Default> Flights<K, V, M> {
+    /// Joins the flight for `key`, or starts one: then the caller must hand the
+    /// returned [`Leader`] to a task that fetches and calls [`Leader::finish`].
+    pub fn join(self: &Arc<Self>, key: K) -> (Ticket<V>, Option<Leader<K, V, M>>) {
+        let (ticket, leader, _) = self.join_unless(key, 0, |_| false, M::default);
+        (ticket, leader)
+    }
+}
+
+impl<K: Hash + Eq + Clone, V: Clone, M> Flights<K, V, M> {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<K, Flight<V, M>>> {
         // Every critical section is one map operation, so poison carries no broken state.
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Joins the flight for `key`, or starts one: then the caller must hand the
-    /// returned [`Leader`] to a task that fetches and calls [`Leader::finish`].
-    pub fn join(self: &Arc<Self>, key: K) -> (Ticket<V>, Option<Leader<K, V>>) {
-        self.join_unless(key, 0, |_| false)
-    }
-
-    /// As [`Flights::join`], but a flight for which `stale(its epoch)` holds
-    /// is not joined: a new one (started at `epoch`) takes its place for
-    /// later callers, while the old one finishes for its own.
+    /// Joins the flight for `key`, or starts one (at `epoch`, sharing the
+    /// value `meta` makes); a flight for which `stale(its epoch)` holds is
+    /// not joined: a new one takes its place for later callers, while the
+    /// old one finishes for its own. Returns the flight's shared value too.
     pub fn join_unless(
         self: &Arc<Self>,
         key: K,
         epoch: u64,
         stale: impl Fn(u64) -> bool,
-    ) -> (Ticket<V>, Option<Leader<K, V>>) {
+        meta: impl FnOnce() -> M,
+    ) -> Joined<K, V, M> {
         let mut map = self.map();
-        if let Some((tx, started)) = map.get(&key)
-            && !stale(*started)
+        if let Some(f) = map.get(&key)
+            && !stale(f.epoch)
         {
             return (
                 Ticket {
-                    rx: tx.subscribe(),
+                    rx: f.tx.subscribe(),
                     leader: false,
                 },
                 None,
+                Arc::clone(&f.meta),
             );
         }
         let (tx, rx) = watch::channel(None);
         let tx = Arc::new(tx);
-        map.insert(key.clone(), (Arc::clone(&tx), epoch));
+        let meta = Arc::new(meta());
+        map.insert(
+            key.clone(),
+            Flight {
+                tx: Arc::clone(&tx),
+                epoch,
+                meta: Arc::clone(&meta),
+            },
+        );
         (
             Ticket { rx, leader: true },
             Some(Leader {
@@ -95,6 +120,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
                 key,
                 tx,
             }),
+            meta,
         )
     }
 
@@ -108,7 +134,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Leader<K, V> {
+impl<K: Hash + Eq + Clone, V: Clone, M> Leader<K, V, M> {
     /// Resolves once no caller waits for this flight any more. The flight is
     /// then closed: later callers start a new one.
     pub async fn abandoned(&self) {
@@ -119,7 +145,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Leader<K, V> {
             if self.tx.receiver_count() == 0 {
                 if map
                     .get(&self.key)
-                    .is_some_and(|t| Arc::ptr_eq(&t.0, &self.tx))
+                    .is_some_and(|f| Arc::ptr_eq(&f.tx, &self.tx))
                 {
                     map.remove(&self.key);
                 }
@@ -135,12 +161,12 @@ impl<K: Hash + Eq + Clone, V: Clone> Leader<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V> Drop for Leader<K, V> {
+impl<K: Hash + Eq + Clone, V, M> Drop for Leader<K, V, M> {
     fn drop(&mut self) {
         let mut map = self.flights.map.lock().unwrap_or_else(|p| p.into_inner());
         if map
             .get(&self.key)
-            .is_some_and(|t| Arc::ptr_eq(&t.0, &self.tx))
+            .is_some_and(|f| Arc::ptr_eq(&f.tx, &self.tx))
         {
             map.remove(&self.key);
         }
@@ -166,10 +192,10 @@ mod tests {
     #[tokio::test]
     async fn a_stale_flight_is_not_joined_and_finishes_for_its_own() {
         let f: Arc<Flights<u32, u32>> = Arc::default();
-        let (old, l_old) = f.join_unless(1, 5, |_| false);
-        let (new, l_new) = f.join_unless(1, 9, |started| started < 7);
+        let (old, l_old, _) = f.join_unless(1, 5, |_| false, || ());
+        let (new, l_new, _) = f.join_unless(1, 9, |started| started < 7, || ());
         assert!(new.leader, "the flight from epoch 5 is stale");
-        let (joined, none) = f.join_unless(1, 10, |started| started < 7);
+        let (joined, none, _) = f.join_unless(1, 10, |started| started < 7, || ());
         assert!(!joined.leader && none.is_none(), "the new one is joined");
         l_old.expect("leader").finish(1);
         assert_eq!(old.wait().await, Some(1));

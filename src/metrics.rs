@@ -45,6 +45,25 @@ pub struct RefusalLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefreshLabels {
+    /// `revalidate` or `ahead`.
+    pub trigger: &'static str,
+    /// `stored`, `not_stored`, `failed`, `refused`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CauseLabels {
+    /// `write`, `webhook`, `fleet` (another replica's), `lost_channel`.
+    pub cause: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallerLabels {
     pub caller: Arc<str>,
 }
@@ -86,7 +105,9 @@ pub struct Metrics {
     pub rate_limit_pauses: Counter,
     pub cache_entries: Gauge,
     pub cache_bytes: Gauge,
-    pub stale_served: Counter,
+    pub stale_served: Family<KindLabels, Counter>,
+    pub background_refreshes: Family<RefreshLabels, Counter>,
+    pub invalidations: Family<CauseLabels, Counter>,
     pub rate_limit_fallback: Gauge,
     pub key_reload_failures: Counter,
     pub callers: Gauge,
@@ -182,10 +203,23 @@ impl Metrics {
             "cache_bytes",
             "Bytes charged to the cache (key plus body)",
         );
-        let stale_served = counter(
+        let stale_served = reg(
             &mut r,
             "stale_served",
-            "Responses served stale because upstream failed or the queue was full",
+            "Responses served from an expired entry, by kind: revalidate (within stale-while-revalidate, refreshed in the background), error (upstream failed), busy (the queue was full)",
+            Family::<KindLabels, Counter>::default(),
+        );
+        let background_refreshes = reg(
+            &mut r,
+            "background_refreshes",
+            "Background refreshes by trigger (revalidate, ahead) and result (stored, not_stored, failed, refused)",
+            Family::<RefreshLabels, Counter>::default(),
+        );
+        let invalidations = reg(
+            &mut r,
+            "invalidations",
+            "Cache invalidations by cause (write, webhook, fleet: another replica's, lost_channel)",
+            Family::<CauseLabels, Counter>::default(),
         );
         let rate_limit_fallback = gauge(
             &mut r,
@@ -218,6 +252,8 @@ impl Metrics {
             cache_entries,
             cache_bytes,
             stale_served,
+            background_refreshes,
+            invalidations,
             rate_limit_fallback,
             key_reload_failures,
             callers,
@@ -279,6 +315,22 @@ impl Metrics {
                 caller: Arc::clone(caller),
                 reason: why.as_str(),
             })
+            .inc();
+    }
+
+    pub fn stale(&self, kind: &'static str) {
+        self.stale_served.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    pub fn refreshed(&self, trigger: &'static str, result: &'static str) {
+        self.background_refreshes
+            .get_or_create(&RefreshLabels { trigger, result })
+            .inc();
+    }
+
+    pub fn invalidated(&self, cause: &'static str) {
+        self.invalidations
+            .get_or_create(&CauseLabels { cause })
             .inc();
     }
 

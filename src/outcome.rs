@@ -29,6 +29,9 @@ impl RouteLabel {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheStatus {
     Hit,
+    /// Expired less than `stale_while_revalidate_seconds` ago: answered at
+    /// once while one background refresh runs.
+    Revalidating,
     /// Found in the shared (Redis) cache: another replica fetched it.
     SharedHit,
     /// This request led an upstream fetch.
@@ -53,6 +56,7 @@ impl CacheStatus {
     pub fn as_str(&self) -> &'static str {
         match self {
             CacheStatus::Hit => "hit",
+            CacheStatus::Revalidating => "revalidate",
             CacheStatus::SharedHit => "shared_hit",
             CacheStatus::Miss { .. } => "miss",
             CacheStatus::Collapsed => "collapsed",
@@ -67,6 +71,9 @@ impl CacheStatus {
     pub fn header(&self) -> Option<HeaderValue> {
         Some(match self {
             CacheStatus::Hit => HeaderValue::from_static("altur-gateway; hit"),
+            CacheStatus::Revalidating => {
+                HeaderValue::from_static("altur-gateway; hit; detail=stale-while-revalidate")
+            }
             CacheStatus::SharedHit => HeaderValue::from_static("altur-gateway; hit; detail=shared"),
             CacheStatus::Miss { stored: true } => {
                 HeaderValue::from_static("altur-gateway; fwd=miss; stored")
@@ -87,6 +94,24 @@ impl CacheStatus {
             CacheStatus::Bypass => HeaderValue::from_static("altur-gateway; fwd=bypass"),
             CacheStatus::None => return None,
         })
+    }
+}
+
+/// Why a background refresh ran: the `trigger` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// An entry in its stale-while-revalidate window was read.
+    Revalidate,
+    /// An entry callers keep reading neared its expiry.
+    Ahead,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Revalidate => "revalidate",
+            Trigger::Ahead => "ahead",
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! entry's age counts from when its request was sent.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -31,6 +32,44 @@ pub struct Sent {
     pub epoch: u64,
 }
 
+/// How an entry has been read since it was stored, for refresh-ahead: a
+/// read counter that stops at two (after that a hit only loads it), and
+/// whether a refresh of it is under way.
+#[derive(Debug, Default)]
+pub struct Heat {
+    reads: AtomicU8,
+    refreshing: AtomicBool,
+}
+
+impl Clone for Heat {
+    /// A copy of an entry starts cold.
+    fn clone(&self) -> Heat {
+        Heat::default()
+    }
+}
+
+impl Heat {
+    /// Counts a read; true once the entry has been read at least twice:
+    /// callers keep reading it.
+    pub fn read(&self) -> bool {
+        let n = self.reads.load(Ordering::Relaxed);
+        if n < 2 {
+            self.reads.fetch_add(1, Ordering::Relaxed);
+        }
+        n >= 1
+    }
+
+    /// True for the one caller that gets to start this entry's refresh.
+    pub fn claim_refresh(&self) -> bool {
+        !self.refreshing.load(Ordering::Relaxed) && !self.refreshing.swap(true, Ordering::AcqRel)
+    }
+
+    /// A refresh ended without replacing the entry: the next reader may try again.
+    pub fn refresh_failed(&self) {
+        self.refreshing.store(false, Ordering::Release);
+    }
+}
+
 /// What upstream answered, as far as the gateway keeps it.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -46,6 +85,7 @@ pub struct Entry {
     pub sent_epoch: u64,
     /// A list page's shared cell: invalidating the list drops the page.
     pub list_fence: Option<ListFence>,
+    pub heat: Heat,
 }
 
 impl Entry {
@@ -61,6 +101,7 @@ impl Entry {
             stale_until: now,
             sent_epoch: 0,
             list_fence: None,
+            heat: Heat::default(),
         }
     }
 
@@ -180,6 +221,7 @@ impl Cache {
                     stale_until: sent.at + ttl + stale,
                     sent_epoch: sent.epoch,
                     list_fence,
+                    heat: Heat::default(),
                 });
                 self.inner.insert(key.clone(), Arc::clone(&entry));
                 entry
@@ -255,6 +297,8 @@ mod tests {
             ttl: Duration::from_secs(30),
             negative_ttl: Duration::from_secs(5),
             stale_if_error: Duration::from_secs(300),
+            stale_while_revalidate: Duration::from_secs(30),
+            refresh_ahead: true,
         };
         let sent = Sent {
             at: Instant::now(),

@@ -22,6 +22,10 @@ pub struct Policy {
     pub ttl: Duration,
     pub negative_ttl: Duration,
     pub stale_if_error: Duration,
+    /// How long past expiry a 200 is answered at once while it is refreshed.
+    pub stale_while_revalidate: Duration,
+    /// Whether entries read steadily are refreshed before they expire.
+    pub refresh_ahead: bool,
 }
 
 /// Why an answer was not stored: the `reason` of the debug log line.
@@ -58,6 +62,8 @@ impl Policy {
             ttl: f.ttl,
             negative_ttl: f.negative_ttl,
             stale_if_error: settings.stale_if_error,
+            stale_while_revalidate: settings.stale_while_revalidate,
+            refresh_ahead: settings.refresh_ahead,
         }
     }
 
@@ -66,7 +72,16 @@ impl Policy {
         RouteId::ALL.map(|r| Policy::for_route(settings, r))
     }
 
-    /// How long an answer stays fresh, then servable stale; or why it is
+    /// How long before expiry a steadily read entry is refreshed: a tenth of
+    /// its freshness, at least a second (and never all of it).
+    pub fn ahead(&self) -> Duration {
+        (self.ttl / 10)
+            .max(Duration::from_secs(1))
+            .min(self.ttl / 2)
+    }
+
+    /// How long an answer stays fresh, then servable stale (the longer of
+    /// the stale-if-error and stale-while-revalidate windows); or why it is
     /// not stored.
     ///
     /// # Errors
@@ -88,7 +103,10 @@ impl Policy {
                 if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
                     return Err(NoStore::NotJson);
                 }
-                (self.ttl, self.stale_if_error)
+                (
+                    self.ttl,
+                    self.stale_if_error.max(self.stale_while_revalidate),
+                )
             }
             // A stored 404 is never served stale: stale answers are 200s.
             StatusCode::NOT_FOUND => (self.negative_ttl, Duration::ZERO),

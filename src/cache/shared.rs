@@ -239,6 +239,7 @@ impl SharedCache {
             // Set when it is kept in the first level.
             sent_epoch: 0,
             list_fence: None,
+            heat: super::Heat::default(),
         };
         if now < entry.fresh_until {
             SharedLookup::Fresh(entry)

@@ -42,9 +42,12 @@ const KNOWN_KEYS: &[&str] = &[
     "rate_limit.backend",
     "rate_limit.redis_url",
     "rate_limit.fallback_requests_per_second",
+    "rate_limit.reserve_for_callers",
     "cache.ttl_seconds",
     "cache.negative_ttl_seconds",
     "cache.stale_if_error_seconds",
+    "cache.stale_while_revalidate_seconds",
+    "cache.refresh_ahead",
     "cache.max_bytes",
     "cache.redis_url",
     "cache.routes",
@@ -116,9 +119,18 @@ pub struct RateLimitSettings {
     pub backend: Backend,
     pub redis_url: Option<String>,
     pub fallback_requests_per_second: NonZeroU32,
+    /// Starts of every window that background refreshes never take.
+    pub reserve_for_callers: u32,
 }
 
 impl RateLimitSettings {
+    /// Most starts of a window background refreshes may take.
+    pub fn background_cap(&self) -> usize {
+        self.requests_per_second
+            .get()
+            .saturating_sub(self.reserve_for_callers) as usize
+    }
+
     /// The sliding window the limit applies to: one second plus the margin.
     pub fn window(&self) -> Duration {
         Duration::from_secs(1) + self.margin
@@ -132,6 +144,8 @@ pub struct CacheSettings {
     pub ttl: Duration,
     pub negative_ttl: Duration,
     pub stale_if_error: Duration,
+    pub stale_while_revalidate: Duration,
+    pub refresh_ahead: bool,
     pub max_bytes: u64,
     pub redis_url: Option<String>,
 }

@@ -39,6 +39,7 @@ pub struct RawRateLimit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
     pub fallback_requests_per_second: u32,
+    pub reserve_for_callers: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -47,6 +48,8 @@ pub struct RawCache {
     pub ttl_seconds: u64,
     pub negative_ttl_seconds: u64,
     pub stale_if_error_seconds: u64,
+    pub stale_while_revalidate_seconds: u64,
+    pub refresh_ahead: bool,
     pub max_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,

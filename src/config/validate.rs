@@ -107,12 +107,18 @@ impl RawSettings {
                 backend,
                 redis_url,
                 fallback_requests_per_second,
+                reserve_for_callers: rl.reserve_for_callers,
             },
             cache: CacheSettings {
                 routes: route_freshness(c)?,
                 ttl: seconds("cache.ttl_seconds", c.ttl_seconds)?,
                 negative_ttl: seconds("cache.negative_ttl_seconds", c.negative_ttl_seconds)?,
                 stale_if_error: seconds("cache.stale_if_error_seconds", c.stale_if_error_seconds)?,
+                stale_while_revalidate: seconds(
+                    "cache.stale_while_revalidate_seconds",
+                    c.stale_while_revalidate_seconds,
+                )?,
+                refresh_ahead: c.refresh_ahead,
                 max_bytes: c.max_bytes,
                 redis_url: cache_redis,
             },

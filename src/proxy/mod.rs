@@ -22,7 +22,7 @@ use crate::cache::shared::SharedCache;
 use crate::cache::{Cache, CacheKey, Fences, Policy};
 use crate::config::{ConfigError, Settings};
 use crate::error::Refusal;
-use crate::fetch::Fetcher;
+use crate::fetch::{Fetcher, LaneCell};
 use crate::flight::Flights;
 use crate::health::Readiness;
 use crate::metrics::{Metrics, Refused};
@@ -84,7 +84,7 @@ pub struct Gateway {
     policies: [Policy; RouteId::COUNT],
     /// The second level, in Redis (`cache.redis_url`).
     shared: Option<SharedCache>,
-    flights: Arc<Flights<CacheKey, Arc<read::Outcome>>>,
+    flights: Arc<Flights<CacheKey, Arc<read::Outcome>, LaneCell>>,
     fetcher: Fetcher,
     key: Arc<ApiKey>,
     callers: Arc<CallersFile>,
@@ -161,10 +161,11 @@ impl Gateway {
                 move || all.invalidate_all(),
             ))
         });
-        let queue = Queue::start(
+        let queue = Queue::start_with_reserve(
             budget,
             settings.rate_limit.max_wait,
             Some(metrics.queue_depth.clone()),
+            settings.rate_limit.background_cap(),
         );
         let upstream = Upstream::new(
             &settings.upstream.base_url,
@@ -305,16 +306,10 @@ impl Gateway {
                 gateway.finish(done, resp, route, &caller, CacheStatus::Bypass, waited)
             }));
         }
-        // 6. A read: fresh in the cache, answered now; else through the queue.
-        if let Some(resp) = self.fresh(&m.target, m.head, started) {
-            return Handled::Ready(Some(self.finish(
-                done,
-                resp,
-                route,
-                caller,
-                CacheStatus::Hit,
-                None,
-            )));
+        // 6. A read: answered now from the cache if it can be (fresh, or
+        //    revalidating in the background); else through the queue.
+        if let Some((resp, cache)) = self.quick(&m.target, m.spec.id, m.head, started) {
+            return Handled::Ready(Some(self.finish(done, resp, route, caller, cache, None)));
         }
         let key = CacheKey::new(&m.target);
         let (head, id, caller) = (m.head, m.spec.id, Arc::clone(caller));

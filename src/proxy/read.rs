@@ -13,10 +13,12 @@ use crate::auth::callers::Caller;
 use crate::cache::shared::{FetchLock, LOCK_TTL, LockAttempt, SharedCache, SharedLookup};
 use crate::cache::{CacheKey, Entry, Lookup};
 use crate::error::{GatewayError, UpstreamError};
-use crate::fetch::{Fetch, Retry, UpstreamRequest, Who};
+use crate::fetch::{Fetch, LaneCell, Retry, UpstreamRequest, Who};
 use crate::flight::Leader;
 use crate::metrics::Refused;
 use crate::outcome::CacheStatus;
+use crate::outcome::Trigger;
+use crate::queue::Lane;
 use crate::routes::RouteId;
 
 /// What one upstream fetch produced, shared by every caller of the flight.
@@ -48,6 +50,97 @@ enum Claim {
 }
 
 impl Gateway {
+    /// The answer from the cache at once, if it has one to give: a fresh
+    /// entry (refreshed ahead of its expiry when callers keep reading it), or
+    /// one within its stale-while-revalidate window (refreshed now, in the
+    /// background). `None`: the read must wait for upstream.
+    pub(super) fn quick(
+        self: &Arc<Self>,
+        key: &str,
+        route: RouteId,
+        head: bool,
+        now: Instant,
+    ) -> Option<(Response<Body>, CacheStatus)> {
+        let policy = &self.policies[route as usize];
+        match self.cache.lookup(key, now) {
+            Lookup::Fresh(e) => {
+                let hot = e.heat.read();
+                if policy.refresh_ahead
+                    && hot
+                    && now + policy.ahead() >= e.fresh_until
+                    && e.heat.claim_refresh()
+                {
+                    self.refresh(key, route, Trigger::Ahead, &e);
+                }
+                let resp = entry_response(&e, CacheStatus::Hit, Some(e.age_secs(now)), head);
+                Some((resp, CacheStatus::Hit))
+            }
+            Lookup::Stale(e)
+                if e.status == StatusCode::OK
+                    && now < e.fresh_until + policy.stale_while_revalidate =>
+            {
+                if e.heat.claim_refresh() {
+                    self.refresh(key, route, Trigger::Revalidate, &e);
+                }
+                self.metrics.stale("revalidate");
+                let status = CacheStatus::Revalidating;
+                Some((
+                    entry_response(&e, status, Some(e.age_secs(now)), head),
+                    status,
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// Refreshes `key` in the background (one flight per key; fleet-wide
+    /// with the shared cache's lock). It queues behind every caller and off
+    /// the reserve, unless a caller joins it; if it fails, `entry` stays as
+    /// it was and the next reader may try again.
+    fn refresh(self: &Arc<Self>, key: &str, route: RouteId, trigger: Trigger, entry: &Arc<Entry>) {
+        let key = CacheKey::new(key);
+        let fences = &self.fences;
+        let (ticket, leader, lane) = self.flights.join_unless(
+            key.clone(),
+            fences.now(),
+            |started| fences.fenced(key.path(), started),
+            || LaneCell::new(Lane::background()),
+        );
+        let Some(leader) = leader else {
+            // A fetch of this key is under way already.
+            entry.heat.refresh_failed();
+            return;
+        };
+        let gateway = Arc::clone(self);
+        let entry = Arc::clone(entry);
+        tokio::spawn(async move {
+            let who = Who { route, lane };
+            let path = key.clone();
+            // The ticket is held throughout: nobody else may be waiting, and a
+            // flight nobody waits for would give up its place.
+            Arc::clone(&gateway).lead(key, route, who, leader).await;
+            let result = match ticket.wait().await.as_deref() {
+                Some(Outcome::Response { stored: true, .. }) => "stored",
+                Some(Outcome::Response { .. }) => "not_stored",
+                Some(Outcome::Failed {
+                    error: UpstreamError::Busy(_),
+                    ..
+                }) => "refused",
+                _ => "failed",
+            };
+            if result != "stored" {
+                entry.heat.refresh_failed();
+            }
+            gateway.metrics.refreshed(trigger.as_str(), result);
+            tracing::debug!(
+                path = path.as_str(),
+                trigger = trigger.as_str(),
+                result,
+                "background refresh"
+            );
+        });
+    }
+
     /// The response for a cache entry fresh at `now`, if there is one.
     pub(super) fn fresh(&self, key: &str, head: bool, now: Instant) -> Option<Response<Body>> {
         match self.cache.lookup(key, now) {
@@ -78,20 +171,25 @@ impl Gateway {
         // A flight sent before a write changed this key's group would answer
         // with what the write changed: start a new one instead.
         let fences = &self.fences;
-        let (ticket, leader) = self
-            .flights
-            .join_unless(key.clone(), fences.now(), |started| {
-                fences.fenced(key.path(), started)
-            });
-        if let Some(leader) = leader {
-            let gateway = Arc::clone(self);
-            let key = key.clone();
-            // The fetch holds one queue place, in the lane of the caller that started it.
-            let who = Who {
-                route,
-                lane: caller.lane(),
-            };
-            tokio::spawn(async move { gateway.lead(key, route, who, leader).await });
+        let (ticket, leader, lane) = self.flights.join_unless(
+            key.clone(),
+            fences.now(),
+            |started| fences.fenced(key.path(), started),
+            || LaneCell::new(caller.lane()),
+        );
+        match leader {
+            Some(leader) => {
+                let gateway = Arc::clone(self);
+                let key = key.clone();
+                // The fetch holds one queue place, in the lane of the caller that started it.
+                let who = Who { route, lane };
+                tokio::spawn(async move { gateway.lead(key, route, who, leader).await });
+            }
+            // A refresh still queued behind callers now has a caller waiting
+            // on it: it moves to that caller's place, in its lane.
+            None => {
+                lane.lift(caller.lane());
+            }
         }
         let collapsed = !ticket.leader;
         let outcome = ticket.wait().await.unwrap_or_else(|| {
@@ -120,8 +218,10 @@ impl Gateway {
             } = &*outcome
             {
                 self.metrics.refused(&caller.name, Refused::QueueFull);
+                self.metrics.stale("busy");
+            } else {
+                self.metrics.stale("error");
             }
-            self.metrics.stale_served.inc();
             let status = CacheStatus::Stale { fwd_status };
             let age = stale.age_secs(Instant::now());
             return (
@@ -185,7 +285,7 @@ impl Gateway {
         key: CacheKey,
         route: RouteId,
         who: Who,
-        leader: Leader<CacheKey, Arc<Outcome>>,
+        leader: Leader<CacheKey, Arc<Outcome>, LaneCell>,
     ) {
         // A flight for this key may have finished between our lookup and join.
         if let Lookup::Fresh(entry) = self.cache.lookup(key.as_str(), Instant::now()) {
@@ -260,7 +360,7 @@ impl Gateway {
         shared: &SharedCache,
         key: &CacheKey,
         route: RouteId,
-        leader: &Leader<CacheKey, Arc<Outcome>>,
+        leader: &Leader<CacheKey, Arc<Outcome>, LaneCell>,
     ) -> Claim {
         let s = &self.settings;
         let list = route.spec().list().is_some();
@@ -325,7 +425,7 @@ impl Gateway {
         key: &CacheKey,
         route: RouteId,
         who: &Who,
-        leader: &Leader<CacheKey, Arc<Outcome>>,
+        leader: &Leader<CacheKey, Arc<Outcome>, LaneCell>,
     ) -> Option<Outcome> {
         let req = UpstreamRequest::get(key.as_str());
         let fetched = self

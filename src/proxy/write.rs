@@ -123,10 +123,7 @@ impl Gateway {
         } else {
             Retry::OnlyIfNotActedOn
         };
-        let who = Who {
-            route: head.spec.id,
-            lane: caller.lane(),
-        };
+        let who = Who::new(head.spec.id, caller.lane());
         // Its own task: once sent, a write runs to its end (and drops what
         // it changed) even if the caller hangs up; while it only waits in the
         // queue, the caller leaving gives its place back.
@@ -144,7 +141,7 @@ impl Gateway {
                 && let Kind::Write { invalidates, .. } = spec.kind
             {
                 let groups = invalidates.groups(&req.target, &fetched.body);
-                gateway.invalidate(&groups).await;
+                gateway.invalidate(&groups, "write").await;
             }
             let _ = tx.send(fetch);
         });
@@ -169,11 +166,12 @@ impl Gateway {
 
     /// Drops what a write (or Altur's webhook) changed: here, then in the
     /// shared cache and every other replica's memory.
-    pub(super) async fn invalidate(&self, groups: &[String]) {
+    pub(super) async fn invalidate(&self, groups: &[String], cause: &'static str) {
         if groups.is_empty() {
             return;
         }
         self.cache.invalidate(groups);
+        self.metrics.invalidated(cause);
         let fleet = match &self.shared {
             Some(shared) => shared.invalidate(groups).await,
             None => true,

@@ -15,6 +15,10 @@ async fn advance(d: Duration) {
 #[tokio::test(start_paused = true)]
 async fn a_200_is_fresh_for_ttl_seconds_and_age_counts_up() {
     let app = TestApp::builder()
+        // The v1 rule under test: without stale-while-revalidate (and with no
+        // refresh ahead of expiry) an expired entry waits for upstream.
+        .set("cache.stale_while_revalidate_seconds", "0")
+        .set("cache.refresh_ahead", "false")
         .set("cache.ttl_seconds", "30")
         .start()
         .await;
@@ -89,6 +93,10 @@ async fn errors_non_json_and_no_store_are_never_stored() {
 #[tokio::test(start_paused = true)]
 async fn a_stale_entry_is_served_when_upstream_fails() {
     let app = TestApp::builder()
+        // The v1 rule under test: without stale-while-revalidate (and with no
+        // refresh ahead of expiry) an expired entry waits for upstream.
+        .set("cache.stale_while_revalidate_seconds", "0")
+        .set("cache.refresh_ahead", "false")
         .set("cache.ttl_seconds", "10")
         .set("cache.stale_if_error_seconds", "60")
         .start()
@@ -130,6 +138,10 @@ async fn a_stale_entry_is_served_when_upstream_fails() {
 #[tokio::test(start_paused = true)]
 async fn a_stale_entry_is_served_when_the_queue_is_full() {
     let app = TestApp::builder()
+        // The v1 rule under test: without stale-while-revalidate (and with no
+        // refresh ahead of expiry) an expired entry waits for upstream.
+        .set("cache.stale_while_revalidate_seconds", "0")
+        .set("cache.refresh_ahead", "false")
         .set("cache.ttl_seconds", "1")
         .set("rate_limit.requests_per_second", "1")
         .set("rate_limit.max_wait_ms", "100")

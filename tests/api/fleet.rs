@@ -191,6 +191,9 @@ async fn an_entry_from_the_shared_cache_keeps_its_age_and_remaining_ttl() {
         apps.push(
             TestApp::builder()
                 .sim(Arc::clone(&sim))
+                // The v1 rule under test: an expired entry waits for upstream.
+                .set("cache.stale_while_revalidate_seconds", "0")
+                .set("cache.refresh_ahead", "false")
                 .set("cache.redis_url", &redis.url())
                 .set("cache.ttl_seconds", "3")
                 .start()

@@ -32,6 +32,10 @@ fn sum(text: &str, prefix: &str) -> u64 {
 #[tokio::test(start_paused = true)]
 async fn metrics_agree_exactly_with_what_upstream_received() {
     let app = TestApp::builder()
+        // The v1 rule under test: without stale-while-revalidate (and with no
+        // refresh ahead of expiry) an expired entry waits for upstream.
+        .set("cache.stale_while_revalidate_seconds", "0")
+        .set("cache.refresh_ahead", "false")
         .sim_latency(Duration::from_millis(100))
         .set("cache.ttl_seconds", "10")
         .set("rate_limit.requests_per_second", "3")
@@ -111,7 +115,10 @@ async fn metrics_agree_exactly_with_what_upstream_received() {
         ),
         1
     );
-    assert_eq!(sample(&text, "altur_gateway_stale_served_total"), 1);
+    assert_eq!(
+        sample(&text, "altur_gateway_stale_served_total{kind=\"error\"}"),
+        1
+    );
     assert_eq!(
         sample(&text, "altur_gateway_cache_entries"),
         2,
