@@ -118,7 +118,10 @@ impl Gateway {
             let path = key.clone();
             // The ticket is held throughout: nobody else may be waiting, and a
             // flight nobody waits for would give up its place.
-            Arc::clone(&gateway).lead(key, route, who, leader).await;
+            let replacing = Some(entry.stored_at);
+            Arc::clone(&gateway)
+                .lead(key, route, who, leader, replacing)
+                .await;
             let result = match ticket.wait().await.as_deref() {
                 Some(Outcome::Response { stored: true, .. }) => "stored",
                 Some(Outcome::Response { .. }) => "not_stored",
@@ -183,7 +186,7 @@ impl Gateway {
                 let key = key.clone();
                 // The fetch holds one queue place, in the lane of the caller that started it.
                 let who = Who { route, lane };
-                tokio::spawn(async move { gateway.lead(key, route, who, leader).await });
+                tokio::spawn(async move { gateway.lead(key, route, who, leader, None).await });
             }
             // A refresh still queued behind callers now has a caller waiting
             // on it: it moves to that caller's place, in its lane.
@@ -280,15 +283,20 @@ impl Gateway {
     /// fleet's fetch lock for the key), else waits in the queue (giving the
     /// place back if every caller leaves), fetches with retries, stores,
     /// publishes, and shares what it stored.
+    /// `replacing`: for a refresh, the stored-at of the entry it replaces;
+    /// only something newer will do (a refresh-ahead runs while it is fresh).
     async fn lead(
         self: Arc<Self>,
         key: CacheKey,
         route: RouteId,
         who: Who,
         leader: Leader<CacheKey, Arc<Outcome>, LaneCell>,
+        replacing: Option<Instant>,
     ) {
         // A flight for this key may have finished between our lookup and join.
-        if let Lookup::Fresh(entry) = self.cache.lookup(key.as_str(), Instant::now()) {
+        if let Lookup::Fresh(entry) = self.cache.lookup(key.as_str(), Instant::now())
+            && replacing.is_none_or(|old| entry.stored_at > old)
+        {
             leader.finish(Arc::new(Outcome::Response {
                 entry,
                 stored: true,
@@ -303,7 +311,7 @@ impl Gateway {
             }
             return;
         };
-        let lock = match self.claim(shared, &key, route, &leader).await {
+        let lock = match self.claim(shared, &key, route, &leader, replacing).await {
             Claim::Hit(entry) => {
                 leader.finish(Arc::new(Outcome::Response {
                     entry,
@@ -361,7 +369,9 @@ impl Gateway {
         key: &CacheKey,
         route: RouteId,
         leader: &Leader<CacheKey, Arc<Outcome>, LaneCell>,
+        replacing: Option<Instant>,
     ) -> Claim {
+        let newer = |e: &Entry| replacing.is_none_or(|old| e.stored_at > old);
         let s = &self.settings;
         let list = route.spec().list().is_some();
         // The holder extends its lock while it works; this bounds a wait on a
@@ -375,7 +385,7 @@ impl Gateway {
         loop {
             let read = self.fences.now();
             match shared.get(key).await {
-                SharedLookup::Fresh(e) => {
+                SharedLookup::Fresh(e) if newer(&e) => {
                     if let Some(held) = self.cache.insert(key, list, read, e) {
                         return Claim::Hit(held);
                     }
@@ -393,6 +403,7 @@ impl Gateway {
                     // after our look.
                     let read = self.fences.now();
                     if let SharedLookup::Fresh(e) = shared.get(key).await
+                        && newer(&e)
                         && let Some(held) = self.cache.insert(key, list, read, e)
                     {
                         shared.unlock(lock).await;

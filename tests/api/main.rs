@@ -9,6 +9,7 @@ mod failures;
 mod fairness_property;
 mod fleet;
 mod fleet_writes;
+mod freshness;
 mod helpers;
 mod limiter_property;
 mod operations;
