@@ -37,6 +37,9 @@ pub enum Refusal {
     /// A write body that is not JSON.
     #[error("invalid json")]
     InvalidJson,
+    /// A webhook whose signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
     #[error("request target longer than 8 KiB")]
     UriTooLong,
     #[error("request headers larger than 32 KiB")]
@@ -148,6 +151,11 @@ impl GatewayError {
                 StatusCode::BAD_REQUEST,
                 "invalid_json",
                 "The request body is not valid JSON.",
+            ),
+            Downstream(Refusal::InvalidSignature) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "The X-Altur-Signature header is missing or does not match the body.",
             ),
             Downstream(Refusal::UriTooLong) => (
                 StatusCode::URI_TOO_LONG,

@@ -48,6 +48,7 @@ pub mod sim;
 pub mod telemetry;
 pub mod upstream;
 pub mod watched;
+pub mod webhook;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -58,6 +59,7 @@ use crate::auth::file::CallersFile;
 use crate::config::{Backend, Settings};
 use crate::proxy::Gateway;
 use crate::secret::ApiKey;
+use crate::webhook::WebhookSecret;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +71,9 @@ pub enum StartError {
     /// The callers file is missing, unreadable or invalid.
     #[error("{0}")]
     Callers(String),
+    /// The webhook secret file is missing, unreadable or invalid.
+    #[error("{0}")]
+    Webhook(#[from] webhook::SecretError),
     #[error("cannot bind: {0}")]
     Bind(std::io::Error),
 }
@@ -77,21 +82,39 @@ impl StartError {
     /// Exit code: 2 for configuration, secret and callers problems, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            StartError::Config(_) | StartError::Secret(_) | StartError::Callers(_) => 2,
+            StartError::Config(_)
+            | StartError::Secret(_)
+            | StartError::Callers(_)
+            | StartError::Webhook(_) => 2,
             StartError::Bind(_) => 1,
         }
     }
 }
 
-/// Loads the callers file the settings name (or only the anonymous caller).
+/// The files the gateway watches besides the key, loaded before it binds.
+#[derive(Debug, Clone)]
+pub struct Files {
+    pub callers: Arc<CallersFile>,
+    /// `webhook.secret_file`; none: `POST /webhooks/altur` is 404.
+    pub webhook: Option<Arc<WebhookSecret>>,
+}
+
+/// Loads the callers file (or only the anonymous caller) and the webhook
+/// secret the settings name.
 ///
 /// # Errors
-/// [`StartError::Callers`], naming the file and the problem.
-pub fn load_callers(settings: &Settings) -> Result<Arc<CallersFile>, StartError> {
+/// [`StartError::Callers`] or [`StartError::Webhook`], naming the file and
+/// the problem.
+pub fn load_files(settings: &Settings) -> Result<Files, StartError> {
     let c = &settings.callers;
-    CallersFile::load(c.file.as_deref(), c.anonymous_scopes)
+    let callers = CallersFile::load(c.file.as_deref(), c.anonymous_scopes)
         .map(Arc::new)
-        .map_err(StartError::Callers)
+        .map_err(StartError::Callers)?;
+    let webhook = match &settings.webhook_secret_file {
+        Some(path) => Some(Arc::new(WebhookSecret::load(path)?)),
+        None => None,
+    };
+    Ok(Files { callers, webhook })
 }
 
 /// Builds the gateway for these settings: the one place its parts are made
@@ -103,7 +126,7 @@ pub fn load_callers(settings: &Settings) -> Result<Arc<CallersFile>, StartError>
 pub fn build(
     settings: Settings,
     key: Arc<ApiKey>,
-    callers: Arc<CallersFile>,
+    files: Files,
 ) -> Result<Arc<Gateway>, StartError> {
     let metrics = Arc::new(metrics::Metrics::new());
     let readiness = Arc::new(health::Readiness::default());
@@ -139,11 +162,12 @@ pub fn build(
             }));
         }
     };
-    callers.watch();
+    files.callers.watch();
     Ok(Gateway::new(proxy::Parts {
         settings,
         key,
-        callers,
+        callers: files.callers,
+        webhook: files.webhook,
         budget,
         metrics,
         readiness,
@@ -161,11 +185,11 @@ pub async fn run(
     key: Arc<ApiKey>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
-    let callers = load_callers(&settings)?;
-    run_with(listener, settings, key, callers, shutdown).await
+    let files = load_files(&settings)?;
+    run_with(listener, settings, key, files, shutdown).await
 }
 
-/// Serves on `listener` with the given callers until `shutdown` resolves,
+/// Serves on `listener` with the given files until `shutdown` resolves,
 /// then drains and returns.
 ///
 /// # Errors
@@ -174,11 +198,11 @@ pub async fn run_with(
     listener: TcpListener,
     settings: Settings,
     key: Arc<ApiKey>,
-    callers: Arc<CallersFile>,
+    files: Files,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let limits = server::Limits::from_settings(&settings.server);
-    let gateway = build(settings, key, callers)?;
+    let gateway = build(settings, key, files)?;
     server::serve(listener, gateway, limits, shutdown)
         .await
         .map_err(StartError::Bind)

@@ -46,9 +46,8 @@ fn main() -> ExitCode {
 
     match cli.command {
         Some(Command::CheckConfig) => {
-            match load_key(&settings).and_then(|k| Ok((k, altur_gateway::load_callers(&settings)?)))
-            {
-                Ok((key, callers)) => {
+            match load_key(&settings).and_then(|k| Ok((k, altur_gateway::load_files(&settings)?))) {
+                Ok((key, files)) => {
                     print!("{}", settings.to_toml());
                     let from = match key.source() {
                         KeySource::Env => secret::ENV_VAR.to_string(),
@@ -56,7 +55,10 @@ fn main() -> ExitCode {
                         KeySource::Fixed => "demo".to_string(),
                     };
                     println!("\n# api key: [REDACTED] (from {from})");
-                    print!("{}", describe_callers(&callers));
+                    print!("{}", describe_callers(&files.callers));
+                    if let Some(path) = &settings.webhook_secret_file {
+                        println!("# webhook secret: [REDACTED] (from {})", path.display());
+                    }
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(&e),
@@ -68,9 +70,10 @@ fn main() -> ExitCode {
                 Ok(k) => Arc::new(k),
                 Err(e) => return fail(&e),
             };
-            // Before binding: a bad callers file stops start-up with exit 2.
-            let callers = match altur_gateway::load_callers(&settings) {
-                Ok(c) => c,
+            // Before binding: a bad callers file or webhook secret stops
+            // start-up with exit 2.
+            let files = match altur_gateway::load_files(&settings) {
+                Ok(f) => f,
                 Err(e) => return fail(&e),
             };
             block_on(async move {
@@ -78,7 +81,7 @@ fn main() -> ExitCode {
                     .await
                     .map_err(StartError::Bind)?;
                 tracing::info!(listen = %settings.listen, upstream = %settings.upstream.base_url, "altur-gateway serving");
-                altur_gateway::run_with(listener, settings, key, callers, server::shutdown_signal())
+                altur_gateway::run_with(listener, settings, key, files, server::shutdown_signal())
                     .await
             })
         }

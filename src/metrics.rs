@@ -58,6 +58,14 @@ pub struct RefreshLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// `on_call_end`, `other`, or `unknown` (refused before it was read).
+    pub event: &'static str,
+    /// `ok`, `invalid_signature`, `invalid_json`, `too_large`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CauseLabels {
     /// `write`, `webhook`, `fleet` (another replica's), `lost_channel`.
     pub cause: &'static str,
@@ -108,6 +116,7 @@ pub struct Metrics {
     pub stale_served: Family<KindLabels, Counter>,
     pub background_refreshes: Family<RefreshLabels, Counter>,
     pub invalidations: Family<CauseLabels, Counter>,
+    pub webhooks: Family<WebhookLabels, Counter>,
     pub rate_limit_fallback: Gauge,
     pub key_reload_failures: Counter,
     pub callers: Gauge,
@@ -221,6 +230,12 @@ impl Metrics {
             "Cache invalidations by cause (write, webhook, fleet: another replica's, lost_channel)",
             Family::<CauseLabels, Counter>::default(),
         );
+        let webhooks = reg(
+            &mut r,
+            "webhooks",
+            "Altur webhook deliveries by event (on_call_end, other, unknown) and result (ok, invalid_signature, invalid_json, too_large)",
+            Family::<WebhookLabels, Counter>::default(),
+        );
         let rate_limit_fallback = gauge(
             &mut r,
             "rate_limit_fallback",
@@ -254,6 +269,7 @@ impl Metrics {
             stale_served,
             background_refreshes,
             invalidations,
+            webhooks,
             rate_limit_fallback,
             key_reload_failures,
             callers,
@@ -325,6 +341,12 @@ impl Metrics {
     pub fn refreshed(&self, trigger: &'static str, result: &'static str) {
         self.background_refreshes
             .get_or_create(&RefreshLabels { trigger, result })
+            .inc();
+    }
+
+    pub fn webhook(&self, event: &'static str, result: &'static str) {
+        self.webhooks
+            .get_or_create(&WebhookLabels { event, result })
             .inc();
     }
 

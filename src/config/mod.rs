@@ -53,6 +53,7 @@ const KNOWN_KEYS: &[&str] = &[
     "cache.routes",
     "callers.file",
     "callers.anonymous_scopes",
+    "webhook.secret_file",
     "server.header_timeout_ms",
     "server.idle_timeout_ms",
     "server.max_connections",
@@ -88,6 +89,8 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub cache: CacheSettings,
     pub callers: CallersSettings,
+    /// The webhook secret's file; none: `POST /webhooks/altur` is 404.
+    pub webhook_secret_file: Option<PathBuf>,
     pub server: ServerSettings,
     pub log: LogFormat,
     /// What the user wrote, for `check-config`.

@@ -14,6 +14,7 @@ pub struct RawSettings {
     pub rate_limit: RawRateLimit,
     pub cache: RawCache,
     pub callers: RawCallers,
+    pub webhook: RawWebhook,
     pub server: RawServer,
     pub log: RawLog,
 }
@@ -73,6 +74,13 @@ pub struct RawCallers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     pub anonymous_scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

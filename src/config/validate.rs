@@ -123,6 +123,13 @@ impl RawSettings {
                 redis_url: cache_redis,
             },
             server: validate_server(&self.server)?,
+            webhook_secret_file: match &self.webhook.secret_file {
+                Some(p) if p.trim().is_empty() => {
+                    return Err(invalid("webhook.secret_file", "must not be empty"));
+                }
+                Some(p) => Some(PathBuf::from(p)),
+                None => None,
+            },
             callers: CallersSettings {
                 file: match &self.callers.file {
                     Some(p) if p.trim().is_empty() => {

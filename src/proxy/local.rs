@@ -5,8 +5,9 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use super::respond::json_response;
+use super::respond::{error_response, json_response};
 use super::{Body, Gateway};
+use crate::error::Refusal;
 use crate::routes::Local;
 
 impl Gateway {
@@ -32,6 +33,8 @@ impl Gateway {
                     Err(body) => json_response(StatusCode::SERVICE_UNAVAILABLE, Bytes::from(body)),
                 }
             }
+            // Answered with its body read (see `webhook.rs`); never here.
+            Local::Webhook => error_response(&Refusal::NotFound.into()),
             Local::Metrics => {
                 let (entries, bytes) = self.cache.usage();
                 self.metrics

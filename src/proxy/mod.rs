@@ -29,13 +29,15 @@ use crate::metrics::{Metrics, Refused};
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::queue::{Budget, Queue};
 use crate::request_id::{RequestIds, X_REQUEST_ID};
-use crate::routes::{self, RouteId, Routed};
+use crate::routes::{self, Local, RouteId, Routed};
 use crate::secret::ApiKey;
 use crate::upstream::Upstream;
+use crate::webhook::WebhookSecret;
 
 mod local;
 mod read;
 mod respond;
+mod webhook;
 mod write;
 
 pub use respond::error_response;
@@ -88,6 +90,8 @@ pub struct Gateway {
     fetcher: Fetcher,
     key: Arc<ApiKey>,
     callers: Arc<CallersFile>,
+    /// Altur's webhook secret, when `webhook.secret_file` is set.
+    webhook: Option<Arc<WebhookSecret>>,
     /// The label of a request whose token matched no caller.
     unknown: Caller,
     metrics: Arc<Metrics>,
@@ -111,6 +115,7 @@ pub struct Parts {
     pub settings: Settings,
     pub key: Arc<ApiKey>,
     pub callers: Arc<CallersFile>,
+    pub webhook: Option<Arc<WebhookSecret>>,
     pub budget: Arc<dyn Budget>,
     pub metrics: Arc<Metrics>,
     pub readiness: Arc<Readiness>,
@@ -126,6 +131,7 @@ impl Gateway {
             settings,
             key,
             callers,
+            webhook,
             budget,
             metrics,
             readiness,
@@ -194,6 +200,7 @@ impl Gateway {
             fetcher,
             key,
             callers,
+            webhook,
             unknown: Caller::unknown(),
             metrics,
             readiness,
@@ -239,6 +246,21 @@ impl Gateway {
         let table = self.callers.current();
         // 1. The gateway's own routes, and what the HTTP layer refuses, need no caller.
         let routed = match routed {
+            // Altur's webhook: signed, not a caller's; it needs its body.
+            Ok(Routed::Local(Local::Webhook)) => {
+                let route = RouteLabel::Local(Local::Webhook);
+                let anonymous = Arc::clone(&table.anonymous);
+                drop(table);
+                let Some(secret) = self.webhook.clone() else {
+                    return self.refuse(done, Refusal::NotFound, route, &anonymous);
+                };
+                let (parts, body) = req.into_parts();
+                let gateway = Arc::clone(self);
+                return Handled::Waiting(Box::pin(async move {
+                    let resp = gateway.webhook(&secret, &parts.headers, body).await;
+                    gateway.finish(done, resp, route, &anonymous, CacheStatus::None, None)
+                }));
+            }
             Ok(Routed::Local(local)) => {
                 let resp = self.local_route(local);
                 let route = RouteLabel::Local(local);

@@ -35,6 +35,8 @@ pub enum Local {
     Healthz,
     Readyz,
     Metrics,
+    /// `POST /webhooks/altur`: Altur's webhook.
+    Webhook,
 }
 
 impl Local {
@@ -44,6 +46,7 @@ impl Local {
             Local::Healthz => "healthz",
             Local::Readyz => "readyz",
             Local::Metrics => "metrics",
+            Local::Webhook => "webhook",
         }
     }
 }
@@ -144,6 +147,14 @@ pub fn route_target<'a>(
 }
 
 fn local(method: &Method, path: &str) -> Result<Local, Refusal> {
+    if path == "/webhooks/altur" {
+        // 404 when no webhook secret is configured: the gateway decides.
+        return if *method == Method::POST {
+            Ok(Local::Webhook)
+        } else {
+            Err(Refusal::MethodNotAllowed("POST".into()))
+        };
+    }
     let route = match path {
         "/healthz" => Local::Healthz,
         "/readyz" => Local::Readyz,

@@ -39,6 +39,8 @@ pub struct TestApp {
     client: Client<HttpConnector, Full<Bytes>>,
     /// The callers file, and the directory removed with the app.
     callers_file: Option<(TempDir, std::path::PathBuf)>,
+    /// The webhook secret's file, likewise.
+    webhook_file: Option<(TempDir, std::path::PathBuf)>,
 }
 
 #[derive(Debug)]
@@ -70,6 +72,8 @@ pub struct Builder {
     sim: SimConfig,
     /// The callers file's contents, written to a temporary file.
     callers: Option<String>,
+    /// The webhook secret (base64), written to a temporary file.
+    webhook_secret: Option<String>,
     /// An already running simulator to use instead of starting one.
     shared_sim: Option<Arc<Simulator>>,
     env: Vec<(String, String)>,
@@ -108,6 +112,12 @@ impl Builder {
         self
     }
 
+    /// Enables `POST /webhooks/altur` with this secret (base64).
+    pub fn webhook_secret(mut self, b64: &str) -> Self {
+        self.webhook_secret = Some(b64.to_string());
+        self
+    }
+
     pub async fn start(mut self) -> TestApp {
         init_logs();
         let callers_file = self.callers.take().map(|toml| {
@@ -118,6 +128,15 @@ impl Builder {
         });
         if let Some((_, path)) = &callers_file {
             self = self.set("callers.file", &path.display().to_string());
+        }
+        let webhook_file = self.webhook_secret.take().map(|b64| {
+            let dir = TempDir::new("webhook");
+            let path = dir.path().join("webhook-secret");
+            std::fs::write(&path, b64).expect("write webhook secret");
+            (dir, path)
+        });
+        if let Some((_, path)) = &webhook_file {
+            self = self.set("webhook.secret_file", &path.display().to_string());
         }
         let sim = match self.shared_sim {
             Some(sim) => sim,
@@ -162,6 +181,7 @@ impl Builder {
             server: Some(server),
             client,
             callers_file,
+            webhook_file,
         }
     }
 }
@@ -178,6 +198,7 @@ impl TestApp {
             env: Vec::new(),
             key_file: None,
             callers: None,
+            webhook_secret: None,
         }
     }
 
@@ -238,6 +259,15 @@ impl TestApp {
         let bearer = format!("Bearer {token}");
         self.request(Method::GET, path, &[("authorization", &bearer)])
             .await
+    }
+
+    /// The webhook secret file this app serves with.
+    pub fn webhook_path(&self) -> &std::path::Path {
+        &self
+            .webhook_file
+            .as_ref()
+            .expect("started with a webhook secret")
+            .1
     }
 
     /// The callers file this app serves with.

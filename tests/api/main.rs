@@ -18,4 +18,5 @@ mod reads;
 mod redis_budget;
 mod redis_server;
 mod routing;
+mod webhook;
 mod writes;
