@@ -91,6 +91,8 @@ pub struct Metrics {
     pub key_reload_failures: Counter,
     pub callers: Gauge,
     pub callers_reload_failures: Counter,
+    /// 1 while Altur rejects the key (401/403); set at scrape time.
+    pub upstream_auth_failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -203,6 +205,11 @@ impl Metrics {
             "callers_reload_failures",
             "Failed re-reads of the callers file (the last good one was kept)",
         );
+        let upstream_auth_failing = gauge(
+            &mut r,
+            "upstream_auth_failing",
+            "1 while Altur rejects the api key (its last answer was 401 or 403); readiness is not failed",
+        );
         Metrics {
             registry: r,
             requests,
@@ -222,6 +229,7 @@ impl Metrics {
             key_reload_failures,
             callers,
             callers_reload_failures,
+            upstream_auth_failing,
         }
     }
 
