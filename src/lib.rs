@@ -39,6 +39,7 @@ pub mod metrics;
 pub mod outcome;
 pub mod proxy;
 pub mod queue;
+pub mod redact;
 pub mod redis_conn;
 pub mod request_id;
 pub mod routes;
@@ -108,7 +109,10 @@ pub fn build(
     let metrics = Arc::new(metrics::Metrics::new());
     let readiness = Arc::new(health::Readiness::default());
     let rl = &settings.rate_limit;
-    let budget: Arc<dyn queue::Budget> = match (rl.backend, rl.redis_url.as_deref()) {
+    let budget: Arc<dyn queue::Budget> = match (
+        rl.backend,
+        rl.redis_url.as_ref().map(redact::SecretUrl::expose),
+    ) {
         (Backend::Local, _) => Arc::new(queue::LocalBudget::new(
             rl.requests_per_second.get() as usize,
             rl.window(),

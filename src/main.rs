@@ -77,7 +77,11 @@ fn main() -> ExitCode {
                 let listener = tokio::net::TcpListener::bind(settings.listen)
                     .await
                     .map_err(StartError::Bind)?;
-                tracing::info!(listen = %settings.listen, upstream = %settings.upstream.base_url, "altur-gateway serving");
+                tracing::info!(
+                    listen = %settings.listen,
+                    upstream = %altur_gateway::redact::url(&settings.upstream.base_url),
+                    "altur-gateway serving"
+                );
                 altur_gateway::run_with(listener, settings, key, callers, server::shutdown_signal())
                     .await
             })

@@ -126,12 +126,14 @@ impl Gateway {
         let cache = Cache::new(c.max_bytes, Arc::clone(&fences));
         let policies = Policy::all(c);
         let shared = match &c.redis_url {
-            Some(url) => Some(
-                SharedCache::new(url).map_err(|reason| ConfigError::Invalid {
-                    key: "cache.redis_url",
-                    reason,
-                })?,
-            ),
+            Some(url) => {
+                Some(
+                    SharedCache::new(url.expose()).map_err(|reason| ConfigError::Invalid {
+                        key: "cache.redis_url",
+                        reason,
+                    })?,
+                )
+            }
             None => None,
         };
         let queue = Queue::start(

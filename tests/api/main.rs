@@ -1,6 +1,7 @@
 //! Integration tests: the real gateway over HTTP, in front of the simulated
 //! Altur API that records what it received.
 
+mod binary;
 mod budget;
 mod caching;
 mod callers;
@@ -13,6 +14,7 @@ mod limiter_property;
 mod operations;
 mod process;
 mod reads;
+mod redaction;
 mod redis_budget;
 mod redis_server;
 mod routing;
