@@ -18,7 +18,9 @@
 //!   [`queue::redis_budget`], one budget for a fleet of replicas, through Redis.
 //! - [`redis_conn`] — Redis connections that fail fast.
 //! - [`upstream`] — the client: builds requests, injects the key, timeouts.
-//! - [`secret`] — the API key; one function exposes it.
+//! - [`secret`] — the API key; one function exposes it. [`redact`] — secrets
+//!   inside other values (a Redis URL's password), shown redacted.
+//! - [`reload`] — SIGHUP: every watched file re-read at once.
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
 //! - [`health`] — readiness.
@@ -41,6 +43,7 @@ pub mod proxy;
 pub mod queue;
 pub mod redact;
 pub mod redis_conn;
+pub mod reload;
 pub mod request_id;
 pub mod routes;
 pub mod secret;
@@ -182,7 +185,12 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let limits = server::Limits::from_settings(&settings.server);
-    let gateway = build(settings, key, callers)?;
+    let gateway = build(settings, Arc::clone(&key), Arc::clone(&callers))?;
+    // Every file the gateway watches, which SIGHUP re-reads at once. A new
+    // watched file (the webhook secret, `webhook.secret_file`) implements
+    // `reload::Watched` and joins this list: nothing else to change.
+    let watched: Vec<Arc<dyn reload::Watched>> = vec![key, callers];
+    let _sighup = reload::on_sighup(reload::Reloader::new(watched));
     server::serve(listener, gateway, limits, shutdown)
         .await
         .map_err(StartError::Bind)

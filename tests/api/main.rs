@@ -17,5 +17,6 @@ mod reads;
 mod redaction;
 mod redis_budget;
 mod redis_server;
+mod reload;
 mod routing;
 mod writes;
