@@ -6,6 +6,7 @@
 //! [`respond`] how responses are built; this file wires them in order.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -33,6 +34,7 @@ use crate::routes::{self, RouteId, Routed};
 use crate::secret::ApiKey;
 use crate::upstream::Upstream;
 
+mod access;
 mod local;
 mod read;
 mod respond;
@@ -71,7 +73,7 @@ impl Future for Handled {
 struct Done {
     started: Instant,
     request_id: HeaderValue,
-    access: Option<(http::Method, String)>,
+    access: Option<access::Access>,
 }
 
 /// The gateway: everything a request needs, shared by all connections.
@@ -191,7 +193,9 @@ impl Gateway {
     /// for every request. Cache hits, refusals and the local routes are
     /// answered here, synchronously; only a request that needs upstream
     /// gets a (boxed) future.
-    pub fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Handled
+    ///
+    /// `peer` is the client's address (the TCP peer), for the access line.
+    pub fn handle<B>(self: &Arc<Self>, req: Request<B>, peer: SocketAddr) -> Handled
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -199,9 +203,7 @@ impl Gateway {
         // One clock read serves the access line's latency and the freshness check.
         let started = Instant::now();
         let request_id = self.ids.for_request(req.headers());
-        // What the access line needs, copied only when it will be written.
-        let access = tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO)
-            .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        let access = access::Access::capture(&req, peer);
         let done = Done {
             started,
             request_id,
@@ -270,13 +272,14 @@ impl Gateway {
                 Err(r) => return self.refuse(done, r, route, caller),
             };
             let target = m.target.into_owned();
-            let caller = Arc::clone(caller);
+            let pending =
+                access::Pending::new(self, done, route, Arc::clone(caller), CacheStatus::Bypass);
             drop(table);
             let body = req.into_body();
-            let gateway = Arc::clone(self);
             return Handled::Waiting(Box::pin(async move {
-                let (resp, waited) = gateway.write(head, target, body, &caller).await;
-                gateway.finish(done, resp, route, &caller, CacheStatus::Bypass, waited)
+                let p = &pending;
+                let (resp, waited) = p.gateway.write(head, target, body, &p.caller).await;
+                pending.finish(resp, CacheStatus::Bypass, waited)
             }));
         }
         // 6. A read: fresh in the cache, answered now; else through the queue.
@@ -291,13 +294,16 @@ impl Gateway {
             )));
         }
         let key = CacheKey::new(&m.target);
-        let (head, id, caller) = (m.head, m.spec.id, Arc::clone(caller));
+        let (head, id) = (m.head, m.spec.id);
+        // A caller that hangs up while this waits is still logged and counted (499).
+        let miss = CacheStatus::Miss { stored: false };
+        let pending = access::Pending::new(self, done, route, Arc::clone(caller), miss);
         drop(table);
         drop(req);
-        let gateway = Arc::clone(self);
         Handled::Waiting(Box::pin(async move {
-            let (resp, cache, waited) = gateway.read(key, id, head, &caller).await;
-            gateway.finish(done, resp, route, &caller, cache, waited)
+            let p = &pending;
+            let (resp, cache, waited) = p.gateway.read(key, id, head, &p.caller).await;
+            pending.finish(resp, cache, waited)
         }))
     }
 
@@ -324,27 +330,51 @@ impl Gateway {
         cache: CacheStatus,
         waited: Option<Duration>,
     ) -> Response<Body> {
-        let status = resp.status().as_u16();
-        match (route, status, cache) {
-            (RouteLabel::Api(r), 200, CacheStatus::Hit) => caller.count_hit(r, &self.metrics),
-            _ => self.metrics.request(route, &caller.name, status, cache),
-        }
-        if let Some((method, path)) = &done.access {
-            tracing::info!(
-                target: "altur_gateway::access",
-                method = %method,
-                path = path.as_str(),
-                route = route.as_str(),
-                caller = &*caller.name,
-                status,
-                cache = cache.as_str(),
-                upstream_wait_ms = waited.map(|w| w.as_millis() as u64),
-                latency_us = done.started.elapsed().as_micros() as u64,
-                request_id = done.request_id.to_str().unwrap_or("-"),
-                "request"
-            );
-        }
+        let upstream_status = resp
+            .extensions_mut()
+            .remove::<access::UpstreamStatus>()
+            .map(|u| u.0);
+        let outcome = access::Outcome {
+            route,
+            caller,
+            status: resp.status().as_u16(),
+            cache,
+            waited,
+            upstream_status,
+            bytes_sent: hyper::body::Body::size_hint(resp.body()).exact(),
+            latency: done.started.elapsed(),
+        };
+        self.record(&done, &outcome);
         resp.headers_mut().insert(X_REQUEST_ID, done.request_id);
         resp
+    }
+
+    /// The caller hung up while its request waited: hyper dropped the
+    /// request's future. Logged and counted as 499, as nginx does.
+    fn hung_up(&self, done: Done, route: RouteLabel, caller: &Caller, cache: CacheStatus) {
+        let outcome = access::Outcome {
+            route,
+            caller,
+            status: access::HUNG_UP,
+            cache,
+            waited: None,
+            upstream_status: None,
+            bytes_sent: Some(0),
+            latency: done.started.elapsed(),
+        };
+        self.record(&done, &outcome);
+    }
+
+    /// Counts one request and writes its access line.
+    fn record(&self, done: &Done, o: &access::Outcome<'_>) {
+        match (o.route, o.status, o.cache) {
+            (RouteLabel::Api(r), 200, CacheStatus::Hit) => o.caller.count_hit(r, &self.metrics),
+            _ => self
+                .metrics
+                .request(o.route, &o.caller.name, o.status, o.cache),
+        }
+        if let Some(a) = &done.access {
+            access::log(a, &done.request_id, o);
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Integration tests: the real gateway over HTTP, in front of the simulated
 //! Altur API that records what it received.
 
+mod access_log;
 mod binary;
 mod budget;
 mod caching;
