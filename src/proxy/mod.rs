@@ -365,13 +365,18 @@ impl Gateway {
         self.record(&done, &outcome);
     }
 
-    /// Counts one request and writes its access line.
+    /// Counts one request, observes its latency and writes its access line.
     fn record(&self, done: &Done, o: &access::Outcome<'_>) {
         match (o.route, o.status, o.cache) {
             (RouteLabel::Api(r), 200, CacheStatus::Hit) => o.caller.count_hit(r, &self.metrics),
             _ => self
                 .metrics
                 .request(o.route, &o.caller.name, o.status, o.cache),
+        }
+        // A hang-up's duration is the caller's patience, not the gateway's latency.
+        if o.status != access::HUNG_UP {
+            self.metrics
+                .request_took(o.route, o.status, o.cache, o.latency);
         }
         if let Some(a) = &done.access {
             access::log(a, &done.request_id, o);
