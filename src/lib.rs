@@ -75,6 +75,11 @@ pub enum StartError {
     Callers(String),
     #[error("cannot bind: {0}")]
     Bind(std::io::Error),
+    /// The listen address cannot be bound: named, with the key that moves it.
+    #[error(
+        "cannot listen on {0}: {1}; set `listen` (ALTUR_GATEWAY__LISTEN) to an address that is free"
+    )]
+    Listen(std::net::SocketAddr, std::io::Error),
 }
 
 impl StartError {
@@ -82,7 +87,7 @@ impl StartError {
     pub fn exit_code(&self) -> i32 {
         match self {
             StartError::Config(_) | StartError::Secret(_) | StartError::Callers(_) => 2,
-            StartError::Bind(_) => 1,
+            StartError::Bind(_) | StartError::Listen(..) => 1,
         }
     }
 }
@@ -155,6 +160,16 @@ pub fn build(
         metrics,
         readiness,
     })?)
+}
+
+/// Binds the listen address.
+///
+/// # Errors
+/// [`StartError::Listen`], naming the address and the setting that moves it.
+pub async fn listen(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen(addr, e))
 }
 
 /// Serves on `listener` until `shutdown` resolves, then drains and returns.

@@ -74,9 +74,7 @@ fn main() -> ExitCode {
                 Err(e) => return fail(&e),
             };
             block_on(async move {
-                let listener = tokio::net::TcpListener::bind(settings.listen)
-                    .await
-                    .map_err(StartError::Bind)?;
+                let listener = altur_gateway::listen(settings.listen).await?;
                 tracing::info!(
                     listen = %settings.listen,
                     upstream = %altur_gateway::redact::url(&settings.upstream.base_url),

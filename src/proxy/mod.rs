@@ -345,6 +345,7 @@ impl Gateway {
             latency: done.started.elapsed(),
         };
         self.record(&done, &outcome);
+        respond::spread_retry_after(&mut resp, &done.request_id);
         resp.headers_mut().insert(X_REQUEST_ID, done.request_id);
         resp
     }

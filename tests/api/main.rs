@@ -19,5 +19,6 @@ mod redaction;
 mod redis_budget;
 mod redis_server;
 mod reload;
+mod rough_edges;
 mod routing;
 mod writes;
