@@ -29,6 +29,7 @@ use crate::health::Readiness;
 use crate::metrics::{Metrics, Refused};
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::queue::{Budget, Queue};
+use crate::redact::SecretUrl;
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, RouteId, Routed};
 use crate::secret::ApiKey;
@@ -127,15 +128,13 @@ impl Gateway {
         let fences = Arc::new(Fences::new(u.timeout * (u.max_retries + 1)));
         let cache = Cache::new(c.max_bytes, Arc::clone(&fences));
         let policies = Policy::all(c);
-        let shared = match &c.redis_url {
-            Some(url) => {
-                Some(
-                    SharedCache::new(url.expose()).map_err(|reason| ConfigError::Invalid {
-                        key: "cache.redis_url",
-                        reason,
-                    })?,
-                )
-            }
+        let shared = match c.redis_url.as_ref().map(SecretUrl::expose) {
+            Some(url) => Some(
+                SharedCache::new(url).map_err(|reason| ConfigError::Invalid {
+                    key: "cache.redis_url",
+                    reason,
+                })?,
+            ),
             None => None,
         };
         let queue = Queue::start(
