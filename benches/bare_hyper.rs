@@ -46,7 +46,7 @@ async fn serve(args: Args) -> std::io::Result<()> {
     // handler differs.
     altur_gateway::server::serve_with(
         listener,
-        move |_req| {
+        move |_req, _peer| {
             let mut resp = Response::new(Full::new(body.clone()));
             resp.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -320,6 +320,8 @@ def check_systemd(root: Path) -> None:
     lines = {line.strip() for line in unit.splitlines() if line.strip() and not line.startswith("#")}
     for wanted in (
         "ExecStart=/usr/local/bin/altur-gateway --config /etc/altur-gateway/config.toml",
+        # SIGHUP re-reads the watched files; `systemctl reload` must send it.
+        "ExecReload=/bin/kill -HUP $MAINPID",
         "LoadCredential=api-key:/etc/altur-gateway/api-key",
         "Environment=ALTUR_GATEWAY__UPSTREAM__API_KEY_FILE=%d/api-key",
         "DynamicUser=yes",

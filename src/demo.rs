@@ -7,14 +7,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
-
 use crate::config::Settings;
 use crate::secret::ApiKey;
 use crate::sim::{SimConfig, Simulator};
 
 /// Simulated upstream latency in the demo, so misses visibly cost something.
 const DEMO_LATENCY: Duration = Duration::from_millis(80);
+/// The variable that moves the demo, and the gateway, to another address.
+const LISTEN_VAR: &str = "ALTUR_GATEWAY__LISTEN";
+
+/// Where the demo listens: loopback, unless `listen` was moved (the
+/// variable, or a configuration file naming another address). The compiled
+/// default, every interface, would put a gateway anyone can call on the
+/// network for a command meant to be tried on one machine.
+fn demo_listen(configured: SocketAddr, variable_set: bool) -> SocketAddr {
+    let default = SocketAddr::from(([0, 0, 0, 0], 8080));
+    if configured == default && !variable_set {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    } else {
+        configured
+    }
+}
 
 /// Runs until SIGTERM/SIGINT.
 ///
@@ -30,10 +43,9 @@ pub async fn run(mut settings: Settings) -> Result<(), crate::StartError> {
     .await
     .map_err(crate::StartError::Bind)?;
     settings.upstream.base_url = sim.base_url();
+    settings.listen = demo_listen(settings.listen, std::env::var_os(LISTEN_VAR).is_some());
     let api_key = Arc::new(ApiKey::fixed(&key).map_err(crate::StartError::Secret)?);
-    let listener = TcpListener::bind(settings.listen)
-        .await
-        .map_err(crate::StartError::Bind)?;
+    let listener = crate::listen(settings.listen).await?;
     let addr = listener.local_addr().map_err(crate::StartError::Bind)?;
     println!("{}", banner(addr, sim.addr()));
     let result = crate::run(
@@ -48,13 +60,22 @@ pub async fn run(mut settings: Settings) -> Result<(), crate::StartError> {
 }
 
 fn banner(addr: SocketAddr, sim: SocketAddr) -> String {
-    let host = if addr.ip().is_unspecified() {
-        SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    let (host, reach) = if addr.ip().is_unspecified() {
+        let host = SocketAddr::from(([127, 0, 0, 1], addr.port()));
+        (host, format!("listening on {addr}: every interface"))
+    } else if addr.ip().is_loopback() {
+        (
+            addr,
+            format!(
+                "loopback only; {LISTEN_VAR}=0.0.0.0:{} to expose it",
+                addr.port()
+            ),
+        )
     } else {
-        addr
+        (addr, format!("listening on {addr}"))
     };
     format!(
-        "altur-gateway demo: gateway on http://{host}, simulated Altur API on http://{sim} (12 req/s, 80 ms)\n\
+        "altur-gateway demo: gateway on http://{host} ({reach}), simulated Altur API on http://{sim} (12 req/s, 80 ms)\n\
          Try:\n  \
          curl -i http://{host}/api/v1.0/campaigns/42     # first call: Cache-Status: fwd=miss; stored\n  \
          curl -i http://{host}/api/v1.0/campaigns/42     # again: Cache-Status: hit, Age\n  \
@@ -77,6 +98,18 @@ fn generated_key() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_stays_on_loopback_unless_moved() {
+        let any = SocketAddr::from(([0, 0, 0, 0], 8080));
+        let own = SocketAddr::from(([0, 0, 0, 0], 9000));
+        assert_eq!(
+            demo_listen(any, false),
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        );
+        assert_eq!(demo_listen(any, true), any, "the variable moves it");
+        assert_eq!(demo_listen(own, false), own, "so does a configuration file");
+    }
 
     /// Every upstream path the banner suggests is one the simulator serves.
     #[tokio::test]

@@ -18,7 +18,9 @@
 //!   [`queue::redis_budget`], one budget for a fleet of replicas, through Redis.
 //! - [`redis_conn`] — Redis connections that fail fast.
 //! - [`upstream`] — the client: builds requests, injects the key, timeouts.
-//! - [`secret`] — the API key; one function exposes it.
+//! - [`secret`] — the API key; one function exposes it. [`redact`] — secrets
+//!   inside other values (a Redis URL's password), shown redacted.
+//! - [`reload`] — SIGHUP: every watched file re-read at once.
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
 //! - [`health`] — readiness.
@@ -39,7 +41,9 @@ pub mod metrics;
 pub mod outcome;
 pub mod proxy;
 pub mod queue;
+pub mod redact;
 pub mod redis_conn;
+pub mod reload;
 pub mod request_id;
 pub mod routes;
 pub mod secret;
@@ -76,6 +80,11 @@ pub enum StartError {
     Webhook(#[from] webhook::SecretError),
     #[error("cannot bind: {0}")]
     Bind(std::io::Error),
+    /// The listen address cannot be bound: named, with the key that moves it.
+    #[error(
+        "cannot listen on {0}: {1}; set `listen` (ALTUR_GATEWAY__LISTEN) to an address that is free"
+    )]
+    Listen(std::net::SocketAddr, std::io::Error),
 }
 
 impl StartError {
@@ -86,7 +95,7 @@ impl StartError {
             | StartError::Secret(_)
             | StartError::Callers(_)
             | StartError::Webhook(_) => 2,
-            StartError::Bind(_) => 1,
+            StartError::Bind(_) | StartError::Listen(..) => 1,
         }
     }
 }
@@ -131,7 +140,10 @@ pub fn build(
     let metrics = Arc::new(metrics::Metrics::new());
     let readiness = Arc::new(health::Readiness::default());
     let rl = &settings.rate_limit;
-    let budget: Arc<dyn queue::Budget> = match (rl.backend, rl.redis_url.as_deref()) {
+    let budget: Arc<dyn queue::Budget> = match (
+        rl.backend,
+        rl.redis_url.as_ref().map(redact::SecretUrl::expose),
+    ) {
         (Backend::Local, _) => Arc::new(queue::LocalBudget::new(
             rl.requests_per_second.get() as usize,
             rl.window(),
@@ -174,6 +186,16 @@ pub fn build(
     })?)
 }
 
+/// Binds the listen address.
+///
+/// # Errors
+/// [`StartError::Listen`], naming the address and the setting that moves it.
+pub async fn listen(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Listen(addr, e))
+}
+
 /// Serves on `listener` until `shutdown` resolves, then drains and returns.
 /// Loads the callers file itself; see [`run_with`].
 ///
@@ -202,7 +224,16 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), StartError> {
     let limits = server::Limits::from_settings(&settings.server);
+    // Every file the gateway watches, which SIGHUP re-reads at once.
+    let mut watched: Vec<Arc<dyn reload::Watched>> = vec![
+        Arc::clone(&key) as Arc<dyn reload::Watched>,
+        Arc::clone(&files.callers) as Arc<dyn reload::Watched>,
+    ];
+    if let Some(secret) = &files.webhook {
+        watched.push(Arc::clone(secret) as Arc<dyn reload::Watched>);
+    }
     let gateway = build(settings, key, files)?;
+    let _sighup = reload::on_sighup(reload::Reloader::new(watched));
     server::serve(listener, gateway, limits, shutdown)
         .await
         .map_err(StartError::Bind)

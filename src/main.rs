@@ -77,10 +77,12 @@ fn main() -> ExitCode {
                 Err(e) => return fail(&e),
             };
             block_on(async move {
-                let listener = tokio::net::TcpListener::bind(settings.listen)
-                    .await
-                    .map_err(StartError::Bind)?;
-                tracing::info!(listen = %settings.listen, upstream = %settings.upstream.base_url, "altur-gateway serving");
+                let listener = altur_gateway::listen(settings.listen).await?;
+                tracing::info!(
+                    listen = %settings.listen,
+                    upstream = %altur_gateway::redact::url(&settings.upstream.base_url),
+                    "altur-gateway serving"
+                );
                 altur_gateway::run_with(listener, settings, key, files, server::shutdown_signal())
                     .await
             })

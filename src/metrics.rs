@@ -3,9 +3,12 @@
 //! Names and labels are part of the operator contract; the README lists them.
 //! Label values come from the route table, the callers file and fixed
 //! vocabularies only, so cardinality stays bounded. A cache hit costs one
-//! atomic add: its counter is resolved once per caller and route.
+//! atomic add and one histogram observation: its counter is resolved once
+//! per caller and route, its duration histogram once per route.
+//! [`process`]: the conventional `process_*` metrics (Linux).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -16,6 +19,9 @@ use prometheus_client::registry::Registry;
 
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::routes::RouteId;
+
+#[cfg(target_os = "linux")]
+pub mod process;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -72,6 +78,19 @@ pub struct CauseLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DurationLabels {
+    pub route: &'static str,
+    pub cache: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: &'static str,
+    pub arch: &'static str,
+    pub os: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CallerLabels {
     pub caller: Arc<str>,
 }
@@ -97,10 +116,26 @@ impl Refused {
 }
 
 const WAIT_BUCKETS: [f64; 11] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+/// Downstream latency: hits take tens of microseconds, misses up to the
+/// queue wait plus the upstream timeout.
+const DURATION_BUCKETS: [f64; 17] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+fn duration_histogram() -> Histogram {
+    Histogram::new(DURATION_BUCKETS)
+}
 
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
+    /// Metrics under their conventional names, without our prefix (`process_*`).
+    unprefixed: Registry,
+    pub request_duration: Family<DurationLabels, Histogram, fn() -> Histogram>,
+    /// The 200-hit duration histogram of each route (`RouteId as usize`),
+    /// resolved on the first hit.
+    hit_durations: OnceLock<Box<[Histogram]>>,
     pub requests: Family<RequestLabels, Counter>,
     pub upstream_requests: Family<UpstreamLabels, Counter>,
     pub upstream_starts: Family<StartLabels, Counter>,
@@ -121,6 +156,8 @@ pub struct Metrics {
     pub key_reload_failures: Counter,
     pub callers: Gauge,
     pub callers_reload_failures: Counter,
+    /// 1 while Altur rejects the key (401/403); set at scrape time.
+    pub upstream_auth_failing: Gauge,
 }
 
 impl Default for Metrics {
@@ -252,8 +289,41 @@ impl Metrics {
             "callers_reload_failures",
             "Failed re-reads of the callers file (the last good one was kept)",
         );
+        let request_duration = reg(
+            &mut r,
+            "request_duration_seconds",
+            "Downstream request latency, from the request head to the response, by route and cache outcome",
+            Family::<DurationLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+                duration_histogram,
+            ),
+        );
+        let build_info = reg(
+            &mut r,
+            "build_info",
+            "1, labelled with the gateway's version and platform",
+            Family::<BuildLabels, Gauge>::default(),
+        );
+        build_info
+            .get_or_create(&BuildLabels {
+                version: env!("CARGO_PKG_VERSION"),
+                arch: std::env::consts::ARCH,
+                os: std::env::consts::OS,
+            })
+            .set(1);
+        #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
+        let mut unprefixed = Registry::default();
+        #[cfg(target_os = "linux")]
+        unprefixed.register_collector(Box::new(process::ProcessCollector));
+        let upstream_auth_failing = gauge(
+            &mut r,
+            "upstream_auth_failing",
+            "1 while Altur rejects the api key (its last answer was 401 or 403); readiness is not failed",
+        );
         Metrics {
             registry: r,
+            unprefixed,
+            request_duration,
+            hit_durations: OnceLock::new(),
             requests,
             upstream_requests,
             upstream_starts,
@@ -274,6 +344,7 @@ impl Metrics {
             key_reload_failures,
             callers,
             callers_reload_failures,
+            upstream_auth_failing,
         }
     }
 
@@ -308,6 +379,41 @@ impl Metrics {
                 caller: Arc::clone(caller),
             })
             .inc();
+    }
+
+    /// Observes one downstream request's latency. A 200 hit, the hot path,
+    /// uses its route's histogram resolved once.
+    pub fn request_took(&self, route: RouteLabel, status: u16, cache: CacheStatus, took: Duration) {
+        let secs = took.as_secs_f64();
+        if let (RouteLabel::Api(r), 200, CacheStatus::Hit) = (route, status, cache) {
+            let hits = self.hit_durations.get_or_init(|| {
+                RouteId::ALL
+                    .iter()
+                    .map(|r| {
+                        if !r.spec().is_read() {
+                            // Never a hit: a placeholder, not exported.
+                            return duration_histogram();
+                        }
+                        self.request_duration
+                            .get_or_create(&DurationLabels {
+                                route: r.as_str(),
+                                cache: CacheStatus::Hit.as_str(),
+                            })
+                            .clone()
+                    })
+                    .collect()
+            });
+            if let Some(h) = hits.get(r as usize) {
+                h.observe(secs);
+            }
+            return;
+        }
+        self.request_duration
+            .get_or_create(&DurationLabels {
+                route: route.as_str(),
+                cache: cache.as_str(),
+            })
+            .observe(secs);
     }
 
     pub fn upstream(&self, status: &'static str) {
@@ -381,8 +487,12 @@ impl Metrics {
 
     /// The text exposition.
     pub fn encode(&self) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
         let mut out = String::new();
-        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+        let encoded = encode_registry(&mut out, &self.registry)
+            .and_then(|()| encode_registry(&mut out, &self.unprefixed))
+            .and_then(|()| encode_eof(&mut out));
+        if let Err(e) = encoded {
             tracing::error!(error = %e, "cannot encode metrics");
         }
         out

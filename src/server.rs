@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -134,7 +135,7 @@ pub async fn serve(
     let handler = Arc::clone(&gateway);
     serve_with(
         listener,
-        move |req| handler.handle(req),
+        move |req, peer| handler.handle(req, peer),
         limits,
         shutdown,
         move || {
@@ -146,8 +147,9 @@ pub async fn serve(
 
 /// The accept loop for any handler (the gateway, or the benchmark's bare
 /// hyper ceiling, so both are measured through the same code). `handler` is
-/// called as soon as hyper hands over a request, so it can consume the request
-/// before the returned future is first polled. `on_stop` runs once accepting
+/// called as soon as hyper hands over a request, with the client's address
+/// (the TCP peer), so it can consume the request before the returned future
+/// is first polled. `on_stop` runs once accepting
 /// has stopped, before the drain.
 ///
 /// # Errors
@@ -160,7 +162,7 @@ pub async fn serve_with<H, F>(
     on_stop: impl FnOnce(),
 ) -> std::io::Result<()>
 where
-    H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+    H: Fn(Request<Incoming>, SocketAddr) -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
 {
     let builder = Arc::new(connection_builder());
@@ -184,11 +186,11 @@ where
     tokio::pin!(shutdown);
 
     loop {
-        let (stream, accepted_at) = tokio::select! {
+        let (stream, peer, accepted_at) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     failures.reset();
-                    (stream, Instant::now())
+                    (stream, peer, Instant::now())
                 }
                 Err(e) => {
                     let Some(pause) = failures.record(&e, &registry) else { continue };
@@ -247,7 +249,7 @@ where
             let tracker = Arc::clone(&state);
             let service = service_fn(move |req: Request<Incoming>| {
                 let in_flight = tracker.request_started(req.version() == Version::HTTP_2);
-                let answer = handler(req);
+                let answer = handler(req, peer);
                 async move { Ok::<_, Infallible>(in_flight.respond(answer.await)) }
             });
             let conn = builder.serve_connection(io, service);

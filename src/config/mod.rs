@@ -16,6 +16,7 @@ mod raw;
 mod validate;
 
 use crate::auth::scopes::Scopes;
+use crate::redact::SecretUrl;
 use crate::routes::RouteId;
 
 pub use raw::*;
@@ -120,7 +121,8 @@ pub struct RateLimitSettings {
     pub margin: Duration,
     pub max_wait: Duration,
     pub backend: Backend,
-    pub redis_url: Option<String>,
+    /// May hold a password: shown redacted, see [`SecretUrl`].
+    pub redis_url: Option<SecretUrl>,
     pub fallback_requests_per_second: NonZeroU32,
     /// Starts of every window that background refreshes never take.
     pub reserve_for_callers: u32,
@@ -150,7 +152,8 @@ pub struct CacheSettings {
     pub stale_while_revalidate: Duration,
     pub refresh_ahead: bool,
     pub max_bytes: u64,
-    pub redis_url: Option<String>,
+    /// May hold a password: shown redacted, see [`SecretUrl`].
+    pub redis_url: Option<SecretUrl>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +240,7 @@ impl Settings {
         );
         let merged = builder
             .build()
-            .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
+            .map_err(|e| ConfigError::Load(build_error(&e)))?;
 
         check_known_keys(&merged)?;
         let raw: RawSettings = merged
@@ -250,6 +253,30 @@ impl Settings {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(&self.raw).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
+}
+
+/// Why the layers could not be merged. A file that does not parse is named
+/// with the parser's position and reason, never the offending line, which
+/// the TOML parser quotes and which may hold a Redis password.
+fn build_error(e: &config::ConfigError) -> String {
+    let config::ConfigError::FileParse { uri, cause } = e else {
+        return one_line(&e.to_string());
+    };
+    let text = cause.to_string();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    // The snippet is the lines drawn with `|`; the reason follows it.
+    let snippet_end = lines
+        .iter()
+        .rposition(|l| {
+            l.starts_with('|')
+                || l.split_once(" |")
+                    .is_some_and(|(n, _)| n.parse::<u64>().is_ok())
+        })
+        .map_or(1, |i| i + 1);
+    let at = lines.first().copied().unwrap_or("cannot parse");
+    let why = one_line(&lines.get(snippet_end..).unwrap_or_default().join(" "));
+    let file = uri.as_deref().unwrap_or("the configuration file");
+    format!("{file}: {at}: {why}")
 }
 
 fn one_line(s: &str) -> String {

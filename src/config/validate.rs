@@ -57,7 +57,7 @@ impl RawSettings {
                 ));
             }
         };
-        let redis_url = validate_redis_url("rate_limit.redis_url", rl.redis_url.as_deref())?;
+        let redis_url = validate_redis_url("rate_limit.redis_url", rl.redis_url.as_ref())?;
         if backend == Backend::Redis && redis_url.is_none() {
             return Err(invalid(
                 "rate_limit.redis_url",
@@ -69,7 +69,7 @@ impl RawSettings {
         if c.max_bytes == 0 {
             return Err(invalid("cache.max_bytes", "must be at least 1"));
         }
-        let cache_redis = validate_redis_url("cache.redis_url", c.redis_url.as_deref())?;
+        let cache_redis = validate_redis_url("cache.redis_url", c.redis_url.as_ref())?;
 
         let log = match self.log.format.as_str() {
             "text" => LogFormat::Text,
@@ -270,11 +270,18 @@ fn validate_base_url(s: &str) -> Result<String, ConfigError> {
     Ok(s.trim_end_matches('/').to_string())
 }
 
-fn validate_redis_url(key: &'static str, s: Option<&str>) -> Result<Option<String>, ConfigError> {
-    let Some(s) = s else { return Ok(None) };
-    let uri: http::Uri = s.parse().map_err(|_| invalid(key, "not a valid URL"))?;
+fn validate_redis_url(
+    key: &'static str,
+    url: Option<&SecretUrl>,
+) -> Result<Option<SecretUrl>, ConfigError> {
+    let Some(url) = url else { return Ok(None) };
+    // The error never repeats the URL: it may hold a password.
+    let uri: http::Uri = url
+        .expose()
+        .parse()
+        .map_err(|_| invalid(key, "not a valid URL"))?;
     match uri.scheme_str() {
-        Some("redis") | Some("rediss") if uri.host().is_some() => Ok(Some(s.to_string())),
+        Some("redis") | Some("rediss") if uri.host().is_some() => Ok(Some(url.clone())),
         _ => Err(invalid(
             key,
             "expected a URL such as redis://127.0.0.1:6379",

@@ -51,6 +51,8 @@ impl Gateway {
                     &self.metrics.callers_reload_failures,
                     self.callers.health.failures(),
                 );
+                let failing = self.readiness.upstream_auth_failing().is_some();
+                self.metrics.upstream_auth_failing.set(i64::from(failing));
                 let callers = self.callers.current().len();
                 self.metrics
                     .callers

@@ -6,6 +6,7 @@
 //! [`respond`] how responses are built; this file wires them in order.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -28,12 +29,14 @@ use crate::health::Readiness;
 use crate::metrics::{Metrics, Refused};
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::queue::{Budget, Queue};
+use crate::redact::SecretUrl;
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, Local, RouteId, Routed};
 use crate::secret::ApiKey;
 use crate::upstream::Upstream;
 use crate::webhook::WebhookSecret;
 
+mod access;
 mod local;
 mod read;
 mod respond;
@@ -73,7 +76,7 @@ impl Future for Handled {
 struct Done {
     started: Instant,
     request_id: HeaderValue,
-    access: Option<(http::Method, String)>,
+    access: Option<access::Access>,
 }
 
 /// The gateway: everything a request needs, shared by all connections.
@@ -148,7 +151,7 @@ impl Gateway {
             .map(|p| p.ttl + p.stale_if_error)
             .max()
             .unwrap_or_default();
-        let shared = match &c.redis_url {
+        let shared = match c.redis_url.as_ref().map(SecretUrl::expose) {
             Some(url) => {
                 Some(
                     SharedCache::new(url, keep).map_err(|reason| ConfigError::Invalid {
@@ -162,9 +165,16 @@ impl Gateway {
         // Other replicas' writes drop what they changed from this one's memory.
         let listener = shared.as_ref().map(|s| {
             let (one, all) = (cache.clone(), cache.clone());
+            let (m1, m2) = (Arc::clone(&metrics), Arc::clone(&metrics));
             AbortOnDrop(s.listen(
-                move |groups| one.invalidate(groups),
-                move || all.invalidate_all(),
+                move |groups| {
+                    one.invalidate(groups);
+                    m1.invalidated("fleet");
+                },
+                move || {
+                    all.invalidate_all();
+                    m2.invalidated("lost_channel");
+                },
             ))
         });
         let queue = Queue::start_with_reserve(
@@ -225,7 +235,9 @@ impl Gateway {
     /// for every request. Cache hits, refusals and the local routes are
     /// answered here, synchronously; only a request that needs upstream
     /// gets a (boxed) future.
-    pub fn handle<B>(self: &Arc<Self>, req: Request<B>) -> Handled
+    ///
+    /// `peer` is the client's address (the TCP peer), for the access line.
+    pub fn handle<B>(self: &Arc<Self>, req: Request<B>, peer: SocketAddr) -> Handled
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
         B::Error: std::error::Error + Send + Sync + 'static,
@@ -233,9 +245,7 @@ impl Gateway {
         // One clock read serves the access line's latency and the freshness check.
         let started = Instant::now();
         let request_id = self.ids.for_request(req.headers());
-        // What the access line needs, copied only when it will be written.
-        let access = tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO)
-            .then(|| (req.method().clone(), req.uri().path().to_owned()));
+        let access = access::Access::capture(&req, peer);
         let done = Done {
             started,
             request_id,
@@ -319,13 +329,14 @@ impl Gateway {
                 Err(r) => return self.refuse(done, r, route, caller),
             };
             let target = m.target.into_owned();
-            let caller = Arc::clone(caller);
+            let pending =
+                access::Pending::new(self, done, route, Arc::clone(caller), CacheStatus::Bypass);
             drop(table);
             let body = req.into_body();
-            let gateway = Arc::clone(self);
             return Handled::Waiting(Box::pin(async move {
-                let (resp, waited) = gateway.write(head, target, body, &caller).await;
-                gateway.finish(done, resp, route, &caller, CacheStatus::Bypass, waited)
+                let p = &pending;
+                let (resp, waited) = p.gateway.write(head, target, body, &p.caller).await;
+                pending.finish(resp, CacheStatus::Bypass, waited)
             }));
         }
         // 6. A read: answered now from the cache if it can be (fresh, or
@@ -334,13 +345,16 @@ impl Gateway {
             return Handled::Ready(Some(self.finish(done, resp, route, caller, cache, None)));
         }
         let key = CacheKey::new(&m.target);
-        let (head, id, caller) = (m.head, m.spec.id, Arc::clone(caller));
+        let (head, id) = (m.head, m.spec.id);
+        // A caller that hangs up while this waits is still logged and counted (499).
+        let miss = CacheStatus::Miss { stored: false };
+        let pending = access::Pending::new(self, done, route, Arc::clone(caller), miss);
         drop(table);
         drop(req);
-        let gateway = Arc::clone(self);
         Handled::Waiting(Box::pin(async move {
-            let (resp, cache, waited) = gateway.read(key, id, head, &caller).await;
-            gateway.finish(done, resp, route, &caller, cache, waited)
+            let p = &pending;
+            let (resp, cache, waited) = p.gateway.read(key, id, head, &p.caller).await;
+            pending.finish(resp, cache, waited)
         }))
     }
 
@@ -367,27 +381,57 @@ impl Gateway {
         cache: CacheStatus,
         waited: Option<Duration>,
     ) -> Response<Body> {
-        let status = resp.status().as_u16();
-        match (route, status, cache) {
-            (RouteLabel::Api(r), 200, CacheStatus::Hit) => caller.count_hit(r, &self.metrics),
-            _ => self.metrics.request(route, &caller.name, status, cache),
-        }
-        if let Some((method, path)) = &done.access {
-            tracing::info!(
-                target: "altur_gateway::access",
-                method = %method,
-                path = path.as_str(),
-                route = route.as_str(),
-                caller = &*caller.name,
-                status,
-                cache = cache.as_str(),
-                upstream_wait_ms = waited.map(|w| w.as_millis() as u64),
-                latency_us = done.started.elapsed().as_micros() as u64,
-                request_id = done.request_id.to_str().unwrap_or("-"),
-                "request"
-            );
-        }
+        let upstream_status = resp
+            .extensions_mut()
+            .remove::<access::UpstreamStatus>()
+            .map(|u| u.0);
+        let outcome = access::Outcome {
+            route,
+            caller,
+            status: resp.status().as_u16(),
+            cache,
+            waited,
+            upstream_status,
+            bytes_sent: hyper::body::Body::size_hint(resp.body()).exact(),
+            latency: done.started.elapsed(),
+        };
+        self.record(&done, &outcome);
+        respond::spread_retry_after(&mut resp, &done.request_id);
         resp.headers_mut().insert(X_REQUEST_ID, done.request_id);
         resp
+    }
+
+    /// The caller hung up while its request waited: hyper dropped the
+    /// request's future. Logged and counted as 499, as nginx does.
+    fn hung_up(&self, done: Done, route: RouteLabel, caller: &Caller, cache: CacheStatus) {
+        let outcome = access::Outcome {
+            route,
+            caller,
+            status: access::HUNG_UP,
+            cache,
+            waited: None,
+            upstream_status: None,
+            bytes_sent: Some(0),
+            latency: done.started.elapsed(),
+        };
+        self.record(&done, &outcome);
+    }
+
+    /// Counts one request, observes its latency and writes its access line.
+    fn record(&self, done: &Done, o: &access::Outcome<'_>) {
+        match (o.route, o.status, o.cache) {
+            (RouteLabel::Api(r), 200, CacheStatus::Hit) => o.caller.count_hit(r, &self.metrics),
+            _ => self
+                .metrics
+                .request(o.route, &o.caller.name, o.status, o.cache),
+        }
+        // A hang-up's duration is the caller's patience, not the gateway's latency.
+        if o.status != access::HUNG_UP {
+            self.metrics
+                .request_took(o.route, o.status, o.cache, o.latency);
+        }
+        if let Some(a) = &done.access {
+            access::log(a, &done.request_id, o);
+        }
     }
 }

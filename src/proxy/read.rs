@@ -7,6 +7,7 @@ use std::time::Duration;
 use http::{Response, StatusCode};
 use tokio::time::Instant;
 
+use super::access::tag;
 use super::respond::{entry_response, error_with_status};
 use super::{Body, Gateway};
 use crate::auth::callers::Caller;
@@ -37,6 +38,22 @@ pub(super) enum Outcome {
         error: UpstreamError,
         waited: Duration,
     },
+}
+
+impl Outcome {
+    /// The status of the upstream answer this outcome was made from (for
+    /// the access line): none for the shared cache or no answer at all.
+    pub(super) fn upstream_status(&self) -> Option<u16> {
+        match self {
+            Outcome::Response { shared: true, .. } => None,
+            Outcome::Response { entry, .. } => Some(entry.status.as_u16()),
+            Outcome::Failed {
+                error: UpstreamError::AuthFailed(s),
+                ..
+            } => Some(*s),
+            Outcome::Failed { .. } => None,
+        }
+    }
 }
 
 /// What the shared cache said about a key, for the flight's leader.
@@ -202,6 +219,7 @@ impl Gateway {
             })
         });
 
+        let upstream_status = outcome.upstream_status();
         let (failed_status, waited) = match &*outcome {
             Outcome::Response { entry, waited, .. } if entry.status.is_server_error() => {
                 (Some(entry.status.as_u16()), *waited)
@@ -228,7 +246,10 @@ impl Gateway {
             let status = CacheStatus::Stale { fwd_status };
             let age = stale.age_secs(Instant::now());
             return (
-                entry_response(&stale, status, Some(age), head),
+                tag(
+                    entry_response(&stale, status, Some(age), head),
+                    upstream_status,
+                ),
                 status,
                 Some(waited),
             );
@@ -250,7 +271,7 @@ impl Gateway {
                 };
                 let age = stored.then(|| entry.age_secs(Instant::now()));
                 (
-                    entry_response(entry, status, age, head),
+                    tag(entry_response(entry, status, age, head), upstream_status),
                     status,
                     Some(waited),
                 )
@@ -265,7 +286,7 @@ impl Gateway {
                     _ => CacheStatus::Miss { stored: false },
                 };
                 let resp = error_with_status(&error.clone().into(), status);
-                (resp, status, Some(waited))
+                (tag(resp, upstream_status), status, Some(waited))
             }
         }
     }

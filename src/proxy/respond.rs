@@ -83,6 +83,38 @@ pub fn error_response(err: &GatewayError) -> Response<Body> {
     resp
 }
 
+/// Spreads the `Retry-After` of a 503 `upstream_busy` (the only 503 of the
+/// gateway's own that has one; a relayed upstream 503 carries none) over
+/// the caller's expected wait. The header holds that wait rounded up, `n`
+/// seconds; to it goes a jitter of 0 to `max(1, ceil(n / 4))` seconds
+/// derived from the request id (FNV-1a), so callers refused together do not
+/// all come back in the same second, and one request id always gets the same
+/// answer. Called where the request id is known: `finish`.
+pub fn spread_retry_after(resp: &mut Response<Body>, request_id: &HeaderValue) {
+    if resp.status() != StatusCode::SERVICE_UNAVAILABLE {
+        return;
+    }
+    let Some(secs) = resp
+        .headers()
+        .get(RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return;
+    };
+    let spread = secs.div_ceil(4).max(1);
+    let jitter = fnv1a(request_id.as_bytes()) % (spread + 1);
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(secs.saturating_add(jitter)));
+}
+
+/// FNV-1a, 64 bits: stable across builds and platforms, unlike std's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// An error answer that also says how the cache took part.
 pub fn error_with_status(err: &GatewayError, cache: CacheStatus) -> Response<Body> {
     let mut resp = error_response(err);

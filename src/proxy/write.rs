@@ -13,6 +13,7 @@ use http::{HeaderMap, HeaderValue, Response};
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::oneshot;
 
+use super::access::tag;
 use super::respond::{entry_response, error_with_status};
 use super::{Body, Gateway};
 use crate::auth::callers::Caller;
@@ -149,13 +150,18 @@ impl Gateway {
             Ok(Fetch::Answer {
                 fetched, waited, ..
             }) => {
+                let upstream = Some(fetched.status.as_u16());
                 let entry = Entry::transient(fetched.status, fetched.content_type, fetched.body);
                 let resp = entry_response(&entry, CacheStatus::Bypass, None, false);
-                (resp, Some(waited))
+                (tag(resp, upstream), Some(waited))
             }
             Ok(Fetch::Failed { error, waited }) => {
+                let upstream = match error {
+                    UpstreamError::AuthFailed(s) => Some(s),
+                    _ => None,
+                };
                 let resp = error_with_status(&GatewayError::from(error), CacheStatus::Bypass);
-                (resp, Some(waited))
+                (tag(resp, upstream), Some(waited))
             }
             Err(_) => {
                 let e = UpstreamError::Unavailable("the write ended without an answer".into());

@@ -88,7 +88,8 @@ async fn a_request_that_cannot_start_within_max_wait_is_refused_at_once() {
     for (r, at) in &results[4..] {
         assert_eq!(r.status, 503);
         assert_eq!(r.code(), "upstream_busy");
-        assert_eq!(r.header("retry-after"), Some("2"));
+        // 1.02 s rounded up, plus the request id's jitter of 0 or 1 s.
+        assert!(matches!(r.header("retry-after"), Some("2" | "3")));
         assert!(
             *at < Duration::from_millis(100),
             "refused at once, not after waiting: {at:?}"

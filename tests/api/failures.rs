@@ -6,27 +6,43 @@ use altur_gateway::sim::Fault;
 
 use crate::helpers::TestApp;
 
+/// A wrong key is named in `/readyz`, a metric and the log, but never fails
+/// readiness: every replica shares the key, so failing it would take the
+/// whole fleet out of service, cached answers included.
 #[tokio::test(start_paused = true)]
-async fn a_wrong_key_is_502_auth_failed_never_cached_and_fails_readiness() {
+async fn a_wrong_key_is_502_auth_failed_never_cached_and_named_but_still_ready() {
     let app = TestApp::spawn().await;
+    assert_eq!(app.get("/api/v1.0/campaigns/2").await.status, 200, "cached");
     app.sim.set_key("rotated-elsewhere");
     let r = app.get("/api/v1.0/campaigns/1").await;
     assert_eq!(r.status, 502);
     assert_eq!(r.code(), "upstream_auth_failed");
     assert!(!String::from_utf8_lossy(&r.body).contains(crate::helpers::KEY));
     let ready = app.get("/readyz").await;
-    assert_eq!(ready.status, 503);
+    assert_eq!(ready.status, 200, "still ready: {:?}", ready.json());
     assert!(
-        ready.json()["reason"]
+        ready.json()["upstream"]
             .as_str()
-            .is_some_and(|s| s.contains("401"))
+            .is_some_and(|s| s.contains("rejected the api key (401)")),
+        "{:?}",
+        ready.json()
+    );
+    let metrics = String::from_utf8_lossy(&app.get("/metrics").await.body).to_string();
+    assert!(
+        metrics.contains("altur_gateway_upstream_auth_failing 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        app.get("/api/v1.0/campaigns/2").await.status,
+        200,
+        "what is cached is still served"
     );
     assert_eq!(
         app.get("/healthz").await.status,
         200,
         "liveness is unaffected"
     );
-    assert_eq!(app.upstream().len(), 1, "401 is not retried");
+    assert_eq!(app.upstream().len(), 2, "401 is not retried");
 
     app.sim.set_key(crate::helpers::KEY);
     assert_eq!(
@@ -34,7 +50,14 @@ async fn a_wrong_key_is_502_auth_failed_never_cached_and_fails_readiness() {
         200,
         "not cached"
     );
-    assert_eq!(app.get("/readyz").await.status, 200, "ready again");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, 200);
+    assert!(ready.json().get("upstream").is_none(), "{:?}", ready.json());
+    let metrics = String::from_utf8_lossy(&app.get("/metrics").await.body).to_string();
+    assert!(
+        metrics.contains("altur_gateway_upstream_auth_failing 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -95,6 +95,13 @@ async fn a_patch_on_one_replica_is_seen_by_the_others_within_the_bound() {
         );
     }
     eprintln!("other replicas served the new name after {seen:?}");
+    for app in others {
+        let text = String::from_utf8_lossy(&app.get("/metrics").await.body).to_string();
+        assert!(
+            text.contains("altur_gateway_invalidations_total{cause=\"fleet\"} 1"),
+            "the other replicas counted the fleet's invalidation: {text}"
+        );
+    }
     assert!(
         seen.iter().all(|d| *d < Duration::from_millis(100)),
         "within about 100 ms: {seen:?}"

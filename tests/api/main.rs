@@ -1,6 +1,8 @@
 //! Integration tests: the real gateway over HTTP, in front of the simulated
 //! Altur API that records what it received.
 
+mod access_log;
+mod binary;
 mod budget;
 mod caching;
 mod callers;
@@ -15,8 +17,11 @@ mod limiter_property;
 mod operations;
 mod process;
 mod reads;
+mod redaction;
 mod redis_budget;
 mod redis_server;
+mod reload;
+mod rough_edges;
 mod routing;
 mod webhook;
 mod writes;

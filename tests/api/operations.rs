@@ -273,3 +273,81 @@ async fn a_key_file_replaced_by_a_pipe_or_a_huge_file_never_stalls_the_gateway()
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn latency_by_route_and_cache_build_info_and_process_metrics_are_exported() {
+    let app = TestApp::builder()
+        .sim_latency(Duration::from_millis(50))
+        .start()
+        .await;
+    assert_eq!(app.get("/api/v1.0/campaigns/1").await.status, 200);
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1.0/campaigns/1").await.status, 200);
+    }
+    app.get("/api/v1.0/campaigns/abc").await;
+    let text = String::from_utf8_lossy(&app.get("/metrics").await.body).to_string();
+    let h = "altur_gateway_request_duration_seconds";
+    assert!(text.contains(&format!("# TYPE {h} histogram")), "{text}");
+    assert_eq!(
+        sample(
+            &text,
+            &format!("{h}_count{{route=\"campaign\",cache=\"hit\"}}")
+        ),
+        3
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("{h}_count{{route=\"campaign\",cache=\"miss\"}}")
+        ),
+        1
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("{h}_count{{route=\"other\",cache=\"none\"}}")
+        ),
+        1
+    );
+    // The miss waited on a 50 ms upstream; hits take far less.
+    for (cache, within_25ms) in [("miss", 0), ("hit", 3)] {
+        let line = format!(
+            "{h}_bucket{{le=\"0.025\",route=\"campaign\",cache=\"{cache}\"}} {within_25ms}"
+        );
+        assert!(text.lines().any(|l| l == line), "{line}:\n{text}");
+    }
+    assert!(!text.contains("route=\"campaign_create\",cache=\"hit\""));
+    assert!(
+        text.contains(&format!(
+            "altur_gateway_build_info{{version=\"{}\",arch=\"{}\",os=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )),
+        "{text}"
+    );
+    if cfg!(target_os = "linux") {
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_virtual_memory_bytes",
+            "process_open_fds",
+            "process_max_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{name} "))),
+                "{name} missing:\n{text}"
+            );
+        }
+        assert!(sample(&text, "process_resident_memory_bytes") > 1 << 20);
+        assert!(sample(&text, "process_open_fds") >= 3);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let started = sample(&text, "process_start_time_seconds");
+        assert!(started <= now && started + 3600 > now, "{started} vs {now}");
+    }
+    assert!(text.ends_with("# EOF\n") && text.matches("# EOF").count() == 1);
+}

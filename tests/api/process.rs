@@ -1,110 +1,13 @@
 //! The binary as operators run it: exit codes, check-config, logs, signals, demo.
-//! Every process started here is killed by the test (see `Child` below).
+//! Every process started here is killed by the test (see `binary::Child`).
 
-use std::io::Read;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use altur_gateway::sim::{SimConfig, Simulator};
 
-const BIN: &str = env!("CARGO_BIN_EXE_altur-gateway");
+use crate::binary::{Child, free_port, gateway, get, output, wait_until_serving};
+
 const SECRET: &str = "proc-secret-9d2e71";
-
-fn gateway() -> Command {
-    let mut c = Command::new(BIN);
-    c.env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn output(c: &mut Command) -> (i32, String, String) {
-    let out = c.output().expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A started gateway process; killed on drop if the test did not stop it.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Child {
-    fn sigterm(&self) {
-        let ok = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(ok.success());
-    }
-
-    /// Waits for exit (bounded) and returns code, stdout, stderr.
-    fn finish(mut self, within: Duration) -> (i32, String, String) {
-        let deadline = std::time::Instant::now() + within;
-        let code = loop {
-            if let Some(status) = self.0.try_wait().expect("wait") {
-                break status.code().unwrap_or(-1);
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "did not exit in {within:?}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut out = String::new();
-        let mut err = String::new();
-        if let Some(mut s) = self.0.stdout.take() {
-            let _ = s.read_to_string(&mut out);
-        }
-        if let Some(mut s) = self.0.stderr.take() {
-            let _ = s.read_to_string(&mut err);
-        }
-        (code, out, err)
-    }
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    l.local_addr().expect("addr").port()
-}
-
-async fn wait_until_serving(port: u16) {
-    for _ in 0..500 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_ok()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("gateway did not start listening on {port}");
-}
-
-async fn get(port: u16, path: &str) -> (u16, String) {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<bytes::Bytes>>();
-    let uri: http::Uri = format!("http://127.0.0.1:{port}{path}")
-        .parse()
-        .expect("uri");
-    let resp = client.get(uri).await.expect("answer");
-    let status = resp.status().as_u16();
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
 
 #[test]
 fn check_config_prints_the_effective_settings_with_the_secret_redacted() {
@@ -211,15 +114,13 @@ async fn serves_logs_json_without_the_secret_and_drains_on_sigterm() {
     .await
     .expect("sim");
     let port = free_port();
-    let child = Child(
+    let child = Child::spawn(
         gateway()
             .env("ALTUR_API_KEY", SECRET)
             .env("RUST_LOG", "debug")
             .env("ALTUR_GATEWAY__LOG__FORMAT", "json")
             .env("ALTUR_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
-            .env("ALTUR_GATEWAY__UPSTREAM__BASE_URL", sim.base_url())
-            .spawn()
-            .expect("starts"),
+            .env("ALTUR_GATEWAY__UPSTREAM__BASE_URL", sim.base_url()),
     );
     wait_until_serving(port).await;
     // Upstream rejects our key: the error path logs, and must not log the key.
@@ -252,10 +153,7 @@ async fn serves_logs_json_without_the_secret_and_drains_on_sigterm() {
         !out.contains(SECRET) && !err.contains(SECRET),
         "the secret leaked into the logs"
     );
-    let lines: Vec<serde_json::Value> = out
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
-        .collect();
+    let lines = crate::binary::json_lines(&out);
     let request = lines
         .iter()
         .find(|l| l["message"] == "request" && l["path"] == "/api/v1.0/campaigns/2")
@@ -278,12 +176,10 @@ async fn serves_logs_json_without_the_secret_and_drains_on_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_serves_with_no_key_and_no_network() {
     let port = free_port();
-    let child = Child(
+    let child = Child::spawn(
         gateway()
             .arg("demo")
-            .env("ALTUR_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
-            .spawn()
-            .expect("starts"),
+            .env("ALTUR_GATEWAY__LISTEN", format!("127.0.0.1:{port}")),
     );
     wait_until_serving(port).await;
     let (status, body) = get(port, "/api/v1.0/campaigns/42").await;
@@ -343,16 +239,14 @@ async fn caller_tokens_and_their_hashes_appear_nowhere() {
     assert!(!out.contains(&hash) && !out.contains(TOKEN), "{out}");
 
     let port = free_port();
-    let child = Child(
+    let child = Child::spawn(
         gateway()
             .env("ALTUR_API_KEY", SECRET)
             .env("RUST_LOG", "trace")
             .env("ALTUR_GATEWAY__LOG__FORMAT", "json")
             .env("ALTUR_GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
             .env("ALTUR_GATEWAY__UPSTREAM__BASE_URL", sim.base_url())
-            .env("ALTUR_GATEWAY__CALLERS__FILE", &callers)
-            .spawn()
-            .expect("starts"),
+            .env("ALTUR_GATEWAY__CALLERS__FILE", &callers),
     );
     wait_until_serving(port).await;
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

@@ -11,28 +11,51 @@ use std::time::{Duration, Instant};
 pub struct RedisServer {
     port: u16,
     child: Option<Child>,
+    /// `requirepass`, when started with one.
+    password: Option<String>,
 }
 
 impl RedisServer {
     /// Starts one on a free port and waits until it answers PING.
     pub fn start() -> RedisServer {
+        Self::start_with(None)
+    }
+
+    /// Starts one that requires `password` (AUTH), as a production Redis does.
+    pub fn start_with_password(password: &str) -> RedisServer {
+        Self::start_with(Some(password.to_string()))
+    }
+
+    fn start_with(password: Option<String>) -> RedisServer {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe port");
             l.local_addr().expect("addr").port()
         };
-        let mut s = RedisServer { port, child: None };
+        let mut s = RedisServer {
+            port,
+            child: None,
+            password,
+        };
         s.restart();
         s
     }
 
+    /// Its URL, with the password when it has one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        match &self.password {
+            Some(pw) => format!("redis://:{pw}@127.0.0.1:{}", self.port),
+            None => format!("redis://127.0.0.1:{}", self.port),
+        }
     }
 
     /// Starts it (again) on the same port, empty.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(pw) = &self.password {
+            command.args(["--requirepass", pw]);
+        }
+        let child = command
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -80,6 +103,15 @@ impl RedisServer {
             return false;
         };
         let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
+        if let Some(pw) = &self.password {
+            let mut ok = [0u8; 5];
+            if s.write_all(format!("AUTH {pw}\r\n").as_bytes()).is_err()
+                || s.read_exact(&mut ok).is_err()
+                || &ok != b"+OK\r\n"
+            {
+                return false;
+            }
+        }
         if s.write_all(b"PING\r\n").is_err() {
             return false;
         }
