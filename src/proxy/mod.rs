@@ -37,8 +37,10 @@ use crate::upstream::Upstream;
 use crate::webhook::WebhookSecret;
 
 mod access;
+mod lead;
 mod local;
 mod read;
+mod refresh;
 mod respond;
 mod webhook;
 mod write;
