@@ -255,6 +255,10 @@ impl Metrics {
             "Responses served from an expired entry, by kind: revalidate (within stale-while-revalidate, refreshed in the background), error (upstream failed), busy (the queue was full)",
             Family::<KindLabels, Counter>::default(),
         );
+        // Every kind exported from the start: an alert's rate() needs the series.
+        for kind in ["revalidate", "error", "busy"] {
+            stale_served.get_or_create(&KindLabels { kind });
+        }
         let background_refreshes = reg(
             &mut r,
             "background_refreshes",
