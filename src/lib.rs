@@ -22,7 +22,8 @@
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
 //! - [`health`] — readiness.
-//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`].
+//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`];
+//!   [`toml_error`], a bad TOML file described without echoing it.
 //! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
 #![forbid(unsafe_code)]
 
@@ -46,6 +47,7 @@ pub mod secret;
 pub mod server;
 pub mod sim;
 pub mod telemetry;
+pub mod toml_error;
 pub mod upstream;
 pub mod watched;
 

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::RedisUrl;
+
 /// The settings as written by the user, before validation. Serialized back by
 /// `check-config`; it never holds the secret.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -37,7 +39,7 @@ pub struct RawRateLimit {
     pub max_wait_ms: u64,
     pub backend: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     pub fallback_requests_per_second: u32,
 }
 
@@ -49,7 +51,7 @@ pub struct RawCache {
     pub stale_if_error_seconds: u64,
     pub max_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_url: Option<String>,
+    pub redis_url: Option<RedisUrl>,
     /// `cache.routes.<route>`: one read route's own freshness.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routes: BTreeMap<String, RawRouteCache>,
