@@ -21,6 +21,17 @@ pub fn describe(text: &str, err: &toml::de::Error, known_keys: &[&str]) -> Strin
     format!("not valid TOML at line {line}, column {column}{key}: {words}")
 }
 
+/// One segment of a key from a file, as it may appear in a message. A key
+/// of a file is the file's text, so only one shaped like our keys is
+/// repeated (a typo such as `ttl_secs` must be named to be found); anything
+/// else, such as a line of a file given by mistake, is shown as `…`.
+pub fn key_segment(s: &str) -> &str {
+    let shaped = (1..=40).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if shaped { s } else { "…" }
+}
+
 /// 1-based line and column (in bytes) of byte offset `at`.
 fn position(text: &str, at: usize) -> (usize, usize) {
     let bytes = text.as_bytes();

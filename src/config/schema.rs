@@ -138,20 +138,9 @@ fn shown(s: &str) -> String {
         .collect()
 }
 
-/// One segment of a key from a file, as it may appear in a message. A key
-/// of a file is the file's text, so only one shaped like our keys is
-/// repeated (a typo such as `ttl_secs` must be named to be found); anything
-/// else, such as a line of a file given by mistake, is shown as `…`.
-pub(super) fn key_segment(s: &str) -> &str {
-    let shaped = (1..=40).contains(&s.len())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if shaped { s } else { "…" }
-}
-
 fn key_of(path: &[&str]) -> String {
     path.iter()
-        .map(|s| key_segment(s))
+        .map(|s| crate::toml_error::key_segment(s))
         .collect::<Vec<_>>()
         .join(".")
 }

@@ -196,7 +196,7 @@ fn route_freshness(c: &RawCache) -> Result<[RouteFreshness; RouteId::COUNT], Con
     for name in c.routes.keys() {
         let bad = |reason: String| ConfigError::InvalidAt {
             // A quoted TOML key may hold anything: shown only if key-shaped.
-            key: format!("cache.routes.{}", super::schema::key_segment(name)),
+            key: format!("cache.routes.{}", crate::toml_error::key_segment(name)),
             reason,
         };
         match RouteId::from_name(name) {

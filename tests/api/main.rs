@@ -4,6 +4,7 @@
 mod budget;
 mod caching;
 mod callers;
+mod config_refusals;
 mod connections;
 mod failures;
 mod fairness_property;

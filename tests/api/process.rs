@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use altur_gateway::sim::{SimConfig, Simulator};
 
-const BIN: &str = env!("CARGO_BIN_EXE_altur-gateway");
-const SECRET: &str = "proc-secret-9d2e71";
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_altur-gateway");
+pub(crate) const SECRET: &str = "proc-secret-9d2e71";
 
-fn gateway() -> Command {
+pub(crate) fn gateway() -> Command {
     let mut c = Command::new(BIN);
     c.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -20,7 +20,7 @@ fn gateway() -> Command {
     c
 }
 
-fn output(c: &mut Command) -> (i32, String, String) {
+pub(crate) fn output(c: &mut Command) -> (i32, String, String) {
     let out = c.output().expect("runs");
     (
         out.status.code().unwrap_or(-1),
