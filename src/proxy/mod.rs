@@ -222,7 +222,7 @@ impl Gateway {
                     None,
                 )));
             }
-            Err(r @ (Refusal::UriTooLong | Refusal::HeadersTooLarge)) => {
+            Err(r @ (Refusal::UriTooLong | Refusal::HeadersTooLarge | Refusal::MissingHost)) => {
                 return self.refuse(done, r, RouteLabel::Other, &table.anonymous);
             }
             other => other,

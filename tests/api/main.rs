@@ -10,6 +10,7 @@ mod failures;
 mod fairness_property;
 mod fleet;
 mod helpers;
+mod hostile;
 mod limiter_property;
 mod operations;
 mod process;
