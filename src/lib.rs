@@ -35,6 +35,8 @@ pub mod demo;
 pub mod error;
 pub mod fetch;
 pub mod flight;
+#[cfg(test)]
+mod fuzzing;
 pub mod health;
 pub mod metrics;
 pub mod outcome;

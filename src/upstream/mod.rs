@@ -20,7 +20,7 @@ use crate::secret::ApiKey;
 mod pool;
 
 /// Largest upstream body accepted (campaigns are a few KiB).
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Longest pause an upstream `Retry-After` can impose on the whole queue.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
