@@ -143,10 +143,13 @@ local s = math.min(tonumber(e[2]), now)
 return {0, s + window - now, now}
 ";
 
-/// Read-only: `{now_us, paused_until_us, starts...}`, the last `limit`
-/// starts in the window (pending ones as now; none scored past the lease
-/// `ARGV[4]`), newest first; no starts when the window has room for all
-/// `ARGV[3]` starts asked about. A key of the wrong type reads as empty.
+/// `{now_us, paused_until_us, starts...}`, the last `limit` starts in the
+/// window (pending ones as now; none scored past the lease `ARGV[4]`),
+/// newest first; no starts when the window has room for all `ARGV[3]`
+/// starts asked about. A key of the wrong type reads as empty. Read-only,
+/// but for a pause longer than `ARGV[5]` µs, which no replica sets: it is
+/// cut back here too, since while it refuses every caller no start runs
+/// the acquire script that would.
 const PROJECT: &str = r"
 local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
@@ -154,6 +157,11 @@ local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local paused = 0
 if redis.call('TYPE', KEYS[2]).ok == 'string' then
   paused = tonumber(redis.call('GET', KEYS[2])) or 0
+  local maxp = tonumber(ARGV[5])
+  if paused > now + maxp then
+    paused = now + maxp
+    redis.call('SET', KEYS[2], i(paused), 'PX', i(math.ceil(maxp / 1000) + 1000))
+  end
 end
 if redis.call('TYPE', KEYS[1]).ok ~= 'zset' then
   return {now, paused}
@@ -513,7 +521,8 @@ impl Inner {
             .arg(self.limit)
             .arg(micros(self.window))
             .arg(k.saturating_add(1))
-            .arg(micros(self.lease));
+            .arg(micros(self.lease))
+            .arg(reply::max_pause_us());
         let v: redis::Value = redis_conn::op(inv.invoke_async(&mut conn)).await?;
         reply::projection(&v, self.limit, micros(self.window), k)
     }

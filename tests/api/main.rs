@@ -11,6 +11,7 @@ mod fairness_property;
 mod fleet;
 mod helpers;
 mod hostile;
+mod hostile_redis;
 mod limiter_property;
 mod operations;
 mod process;
