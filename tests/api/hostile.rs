@@ -120,3 +120,34 @@ async fn an_upstream_status_outside_200_to_599_is_502_upstream_unavailable() {
         app.stop().await;
     }
 }
+
+/// The finding: `ttl_seconds = u64::MAX` was accepted, then every miss
+/// panicked (an instant past what `Instant` holds) after spending budget.
+/// Now nothing past a year loads, and a gateway at every maximum serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_with_every_duration_at_its_maximum_serves_misses_and_hits() {
+    const YEAR_S: &str = "31622400";
+    const YEAR_MS: &str = "31622400000";
+    let app = TestApp::builder()
+        .set("cache.ttl_seconds", YEAR_S)
+        .set("cache.negative_ttl_seconds", YEAR_S)
+        .set("cache.stale_if_error_seconds", YEAR_S)
+        .set("cache.routes.enduser.ttl_seconds", YEAR_S)
+        .set("upstream.timeout_ms", YEAR_MS)
+        .set("rate_limit.max_wait_ms", YEAR_MS)
+        .set("server.header_timeout_ms", YEAR_MS)
+        .set("server.idle_timeout_ms", YEAR_MS)
+        .start()
+        .await;
+    for path in ["/api/v1.0/campaigns/3", "/api/v1.0/enduser/u-1"] {
+        let miss = app.get(path).await;
+        assert_eq!(miss.status, 200, "{path}");
+        assert_eq!(
+            miss.header("cache-status"),
+            Some("altur-gateway; fwd=miss; stored")
+        );
+        let hit = app.get(path).await;
+        assert_eq!(hit.header("cache-status"), Some("altur-gateway; hit"));
+    }
+    assert_eq!(app.sim.count(), 2);
+}
