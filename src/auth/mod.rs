@@ -9,6 +9,8 @@
 pub mod callers;
 mod callers_toml;
 pub mod file;
+#[cfg(test)]
+mod fuzz;
 pub mod scopes;
 
 use std::sync::Arc;

@@ -261,6 +261,8 @@ fn residual(e: config::ConfigError) -> ConfigError {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_refused;

@@ -254,6 +254,9 @@ fn canonical_target<'a>(
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
