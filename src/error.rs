@@ -44,6 +44,9 @@ pub enum Refusal {
     UriTooLong,
     #[error("request headers larger than 32 KiB")]
     HeadersTooLarge,
+    /// An HTTP/1.1 request without exactly one `Host` (RFC 9112, 3.2: 400).
+    #[error("HTTP/1.1 request without exactly one Host header")]
+    MissingHost,
 }
 
 /// An upstream-side failure, after the request was accepted.
@@ -166,6 +169,12 @@ impl GatewayError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "headers_too_large",
                 "The request headers are larger than 32 KiB.",
+            ),
+            // The SPEC's closest code: a header, like Idempotency-Key, named in the message.
+            Downstream(Refusal::MissingHost) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_parameter",
+                "The header `Host` is missing or repeated; an HTTP/1.1 request needs exactly one.",
             ),
             Upstream(UpstreamError::Unavailable(_)) => (
                 StatusCode::BAD_GATEWAY,

@@ -24,7 +24,8 @@
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
 //! - [`health`] — readiness.
-//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`].
+//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`];
+//!   [`toml_error`], a bad TOML file described without echoing it.
 //! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
 #![forbid(unsafe_code)]
 
@@ -36,6 +37,8 @@ pub mod demo;
 pub mod error;
 pub mod fetch;
 pub mod flight;
+#[cfg(test)]
+mod fuzzing;
 pub mod health;
 pub mod metrics;
 pub mod outcome;
@@ -50,6 +53,7 @@ pub mod secret;
 pub mod server;
 pub mod sim;
 pub mod telemetry;
+pub mod toml_error;
 pub mod upstream;
 pub mod watched;
 pub mod webhook;
@@ -140,10 +144,7 @@ pub fn build(
     let metrics = Arc::new(metrics::Metrics::new());
     let readiness = Arc::new(health::Readiness::default());
     let rl = &settings.rate_limit;
-    let budget: Arc<dyn queue::Budget> = match (
-        rl.backend,
-        rl.redis_url.as_ref().map(redact::SecretUrl::expose),
-    ) {
+    let budget: Arc<dyn queue::Budget> = match (rl.backend, rl.redis_url.as_deref()) {
         (Backend::Local, _) => Arc::new(queue::LocalBudget::new(
             rl.requests_per_second.get() as usize,
             rl.window(),

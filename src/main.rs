@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use altur_gateway::auth::file::CallersFile;
-use altur_gateway::config::Settings;
+use altur_gateway::config::{ConfigError, Settings};
 use altur_gateway::secret::{self, ApiKey, KeySource};
 use altur_gateway::{StartError, server, telemetry};
 use clap::{Parser, Subcommand};
@@ -121,7 +121,17 @@ fn describe_callers(callers: &CallersFile) -> String {
 }
 
 fn load_key(settings: &Settings) -> Result<ApiKey, StartError> {
-    let env = std::env::var(secret::ENV_VAR).ok();
+    let env = match std::env::var(secret::ENV_VAR) {
+        Ok(v) => Some(v),
+        Err(std::env::VarError::NotPresent) => None,
+        // Not "missing": it is set, and the operator must learn what is wrong with it.
+        Err(std::env::VarError::NotUnicode(_)) => {
+            return Err(StartError::Config(ConfigError::Source {
+                place: format!("environment variable {}", secret::ENV_VAR),
+                reason: "its value is not valid UTF-8".into(),
+            }));
+        }
+    };
     Ok(ApiKey::load(
         env,
         settings.upstream.api_key_file.as_deref(),

@@ -257,7 +257,7 @@ impl Metrics {
         );
         // Every kind exported from the start: an alert's rate() needs the series.
         for kind in ["revalidate", "error", "busy"] {
-            stale_served.get_or_create(&KindLabels { kind });
+            let _ = stale_served.get_or_create(&KindLabels { kind });
         }
         let background_refreshes = reg(
             &mut r,

@@ -1,15 +1,11 @@
 //! Secrets that travel inside other values: the user info of a URL (a Redis
 //! URL carries its password there) and a `pass` / `password` query value.
 //!
-//! [`SecretUrl`] holds such a URL. It shows itself redacted everywhere it can
-//! be shown (`Debug`, `Display`, and `Serialize`, which is what
-//! `check-config` prints), and gives the real value in one place,
-//! [`SecretUrl::expose`], for the client that connects with it.
+//! The Redis URLs of the configuration are held as `config::RedisUrl`, which
+//! shows itself through [`url`] everywhere it can be shown (`Debug`,
+//! `Display`, and `Serialize`, which is what `check-config` prints).
 
 use std::borrow::Cow;
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// What a secret is shown as.
 pub const REDACTED: &str = "[REDACTED]";
@@ -77,51 +73,6 @@ fn query_range(tail: &str) -> Option<std::ops::Range<usize>> {
     Some(start..fragment)
 }
 
-/// A URL that may hold a password (`rate_limit.redis_url`, `cache.redis_url`).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SecretUrl(String);
-
-impl SecretUrl {
-    pub fn new(url: impl Into<String>) -> SecretUrl {
-        SecretUrl(url.into())
-    }
-
-    /// The URL itself, password included: only for the client that connects.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// The URL with its secrets replaced by [`REDACTED`].
-    pub fn redacted(&self) -> Cow<'_, str> {
-        url(&self.0)
-    }
-}
-
-impl fmt::Debug for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.redacted(), f)
-    }
-}
-
-impl fmt::Display for SecretUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted())
-    }
-}
-
-/// Serialized redacted: what serializes settings is `check-config`'s output.
-impl Serialize for SecretUrl {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.redacted())
-    }
-}
-
-impl<'de> Deserialize<'de> for SecretUrl {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<SecretUrl, D::Error> {
-        String::deserialize(deserializer).map(SecretUrl)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,20 +108,6 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_url_never_shows_its_password_but_to_the_client() {
-        let u = SecretUrl::new("redis://:hunter2pw@127.0.0.1:6379/0");
-        for shown in [
-            format!("{u:?}"),
-            format!("{u}"),
-            toml::to_string(&std::collections::BTreeMap::from([("redis_url", &u)])).expect("toml"),
-        ] {
-            assert!(!shown.contains("hunter2pw"), "{shown}");
-            assert!(shown.contains("[REDACTED]@127.0.0.1:6379/0"), "{shown}");
-        }
-        assert_eq!(u.expose(), "redis://:hunter2pw@127.0.0.1:6379/0");
-    }
-
-    #[test]
     fn settings_debug_never_shows_a_redis_password() {
         let env = [
             ("ALTUR_GATEWAY__RATE_LIMIT__BACKEND", "redis"),
@@ -191,11 +128,7 @@ mod tests {
                 "{shown}"
             );
         }
-        let rl = settings
-            .rate_limit
-            .redis_url
-            .as_ref()
-            .map(SecretUrl::expose);
+        let rl = settings.rate_limit.redis_url.as_deref();
         assert_eq!(rl, Some("redis://:hunter2pw@127.0.0.1:6379/0"));
     }
 }

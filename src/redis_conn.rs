@@ -61,6 +61,19 @@ pub async fn op<T>(fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T
     }
 }
 
+/// A whole number from a script's reply: an integer, or a string of
+/// digits (what a hash field or `GET` holds). Anything else is `None`, never
+/// an error: replies are read as plain values, since a failed conversion
+/// would be taken for Redis being down.
+pub fn int(v: &redis::Value) -> Option<i64> {
+    match v {
+        redis::Value::Int(n) => Some(*n),
+        redis::Value::BulkString(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        redis::Value::SimpleString(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
 trait KindStr {
     fn kind_str(&self) -> String;
 }

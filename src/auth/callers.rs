@@ -18,7 +18,6 @@ use std::sync::{Arc, OnceLock};
 
 use prometheus_client::metrics::counter::Counter;
 
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -32,29 +31,6 @@ use crate::routes::RouteId;
 pub use crate::queue::schedule::ANONYMOUS;
 /// The metric label of a request whose token matched no caller.
 pub const UNKNOWN: &str = "unknown";
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawFile {
-    #[serde(default)]
-    caller: Vec<RawCaller>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCaller {
-    name: String,
-    token_sha256: String,
-    #[serde(default)]
-    scopes: Vec<String>,
-    #[serde(default = "one")]
-    weight: u32,
-    requests_per_second: Option<u32>,
-}
-
-fn one() -> u32 {
-    1
-}
 
 /// One calling service.
 pub struct Caller {
@@ -152,26 +128,14 @@ impl Callers {
         previous: Option<&Callers>,
     ) -> Result<Callers, String> {
         let text = std::str::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())?;
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            // toml's message quotes the offending line; keep only its first line.
-            let msg = e
-                .message()
-                .lines()
-                .next()
-                .unwrap_or("invalid TOML")
-                .to_string();
-            match e.span() {
-                Some(span) => format!("{msg} (at byte {})", span.start),
-                None => msg,
-            }
-        })?;
-        let mut list: Vec<Arc<Caller>> = Vec::with_capacity(raw.caller.len());
-        for (i, c) in raw.caller.into_iter().enumerate() {
-            let at =
-                |what: String| format!("caller {} ({}): {what}", i + 1, super::printable(&c.name));
+        let raw = super::callers_toml::read(text)?;
+        let mut list: Vec<Arc<Caller>> = Vec::with_capacity(raw.len());
+        for (i, c) in raw.into_iter().enumerate() {
             if !valid_name(&c.name) {
                 return Err(format!("caller {}: name must be 1-32 of [a-z0-9_-]", i + 1));
             }
+            // Shown from here on: a valid name is a label of logs and metrics.
+            let at = |what: String| format!("caller {} ({}): {what}", i + 1, c.name);
             if c.name == ANONYMOUS || c.name == UNKNOWN {
                 return Err(at(format!("the name `{}` is reserved", c.name)));
             }
@@ -184,14 +148,17 @@ impl Callers {
                 return Err(at("token_sha256 is the same as another caller's".into()));
             }
             let scopes = Scopes::parse(&c.scopes).map_err(at)?;
-            if !(1..=100).contains(&c.weight) {
-                return Err(at("weight must be 1 to 100".into()));
-            }
+            let weight = u32::try_from(c.weight)
+                .ok()
+                .filter(|w| (1..=100).contains(w))
+                .ok_or_else(|| at("weight must be 1 to 100".into()))?;
             let rps = match c.requests_per_second {
                 None => None,
                 Some(n) => Some(
-                    NonZeroU32::new(n)
-                        .ok_or_else(|| at("requests_per_second must be at least 1".into()))?,
+                    u32::try_from(n)
+                        .ok()
+                        .and_then(NonZeroU32::new)
+                        .ok_or_else(|| at("requests_per_second must be 1 to 4294967295".into()))?,
                 ),
             };
             let limiter = rps.map(|rps| {
@@ -204,7 +171,7 @@ impl Callers {
             list.push(Arc::new(Caller {
                 name: Arc::from(c.name.as_str()),
                 scopes,
-                weight: c.weight,
+                weight,
                 requests_per_second: rps,
                 limiter,
                 hash,
@@ -347,7 +314,7 @@ mod tests {
                 &*format!("[[caller]]\nname = \"b2\"\ntoken_sha256 = \"{other}\"\nextra = 1\n"),
                 "unknown field",
             ),
-            ("[[caller]\n", "at byte"),
+            ("[[caller]\n", "at line"),
         ] {
             let e = Callers::parse(file(extra).as_bytes(), Scopes::NONE, None).expect_err(extra);
             let e = e.replace("a second caller with this name", "same name");

@@ -7,7 +7,10 @@
 //! logged and never forwarded (upstream requests are built from scratch).
 
 pub mod callers;
+mod callers_toml;
 pub mod file;
+#[cfg(test)]
+mod fuzz;
 pub mod scopes;
 
 use std::sync::Arc;
@@ -55,19 +58,4 @@ pub fn authorize(caller: &Caller, route: &RouteSpec) -> Result<(), Refusal> {
     } else {
         Err(Refusal::Forbidden(Scopes::needed(route)))
     }
-}
-
-/// A name from a file, safe to put in a one-line message: printable ASCII,
-/// at most 40 characters.
-pub fn printable(s: &str) -> String {
-    s.chars()
-        .take(40)
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect()
 }

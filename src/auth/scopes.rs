@@ -50,14 +50,15 @@ impl Scopes {
     /// Parses scope names.
     ///
     /// # Errors
-    /// The first unknown name, as a message.
+    /// The first unknown name, by its place in the list: the names come from
+    /// files and variables, and an error never repeats what they hold.
     pub fn parse<S: AsRef<str>>(names: &[S]) -> Result<Scopes, String> {
         let mut bits = 0;
-        for name in names {
+        for (i, name) in names.iter().enumerate() {
             bits |= Self::one(name.as_ref()).ok_or_else(|| {
                 format!(
-                    "unknown scope `{}`: expected read, write, or <group>:read / <group>:write with group campaigns, contacts, calls, messages or endusers",
-                    crate::auth::printable(name.as_ref())
+                    "unknown scope (entry {} of the list): expected read, write, or <group>:read / <group>:write with group campaigns, contacts, calls, messages or endusers",
+                    i + 1
                 )
             })?;
         }

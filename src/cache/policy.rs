@@ -72,6 +72,12 @@ impl Policy {
         RouteId::ALL.map(|r| Policy::for_route(settings, r))
     }
 
+    /// How long past expiry a 200 may still be answered: the longer of the
+    /// stale-if-error and stale-while-revalidate windows.
+    pub fn stale_window(&self) -> Duration {
+        self.stale_if_error.max(self.stale_while_revalidate)
+    }
+
     /// How long before expiry a steadily read entry is refreshed: a tenth of
     /// its freshness, at least a second (and never all of it).
     pub fn ahead(&self) -> Duration {

@@ -20,6 +20,13 @@
 //! here, and every replica drops the group from its memory on the message
 //! the invalidation publishes.
 //!
+//! What is read back is checked like input ([`reply`]): an entry no replica
+//! could have written (a status other than 200/404, a stored-at after Redis's
+//! now) is a miss, and one claiming longer freshness than this replica's
+//! policy allows for the route is kept only that long; a lock without a TTL,
+//! or a longer one than [`LOCK_TTL`], is cut back to it by the first replica
+//! that finds it taken; a key of the wrong type is a miss, then replaced.
+//!
 //! Redis trouble is never an error here: a failed read is a miss, a failed
 //! lock means "fetch it yourself", a failed write is dropped. After a failure
 //! the cache is skipped (one warning) until a background probe gets an answer
@@ -30,16 +37,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderValue, StatusCode};
 use redis::Script;
 use redis::aio::ConnectionManager;
 use tokio::time::Instant;
 
-use super::{CacheKey, Entry};
+use super::{CacheKey, Entry, Policy};
 use crate::redis_conn::{self, KEY_PREFIX, RedisFailure};
 
 mod invalidation;
+mod reply;
 
 pub use invalidation::Invalidations;
 
@@ -53,6 +59,7 @@ const PROBE_MAX: Duration = Duration::from_secs(1);
 /// `{now_us, stored_at_us, fresh_ms, stale_ms, status, content_type, body}`,
 /// or nil when absent or sent before its group's last invalidation (KEYS[2]).
 const GET: &str = r"
+if redis.call('TYPE', KEYS[1]).ok ~= 'hash' then return false end
 local v = redis.call('HMGET', KEYS[1], 's', 'f', 'x', 'c', 't', 'b')
 if not v[1] or not v[6] then return false end
 local inv = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
@@ -61,17 +68,21 @@ local t = redis.call('TIME')
 return {tonumber(t[1]) * 1000000 + tonumber(t[2]), v[1], v[2], v[3], v[4], v[5] or '', v[6]}
 ";
 
-/// Stores unless a newer entry is there, or the entry's request was sent
-/// before its group's last invalidation (KEYS[2]). ARGV: age_us (since the
-/// send), fresh_ms, stale_ms, status, content_type, body.
+/// Stores unless a newer entry is there (one "stored" after Redis's now is
+/// no entry of ours: it is replaced), or the entry's request was sent before
+/// its group's last invalidation (KEYS[2]). ARGV: age_us (since the send),
+/// fresh_ms, stale_ms, status, content_type, body.
 const PUT: &str = r"
 local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local age = tonumber(ARGV[1])
 local stored = now - age
-local cur = tonumber(redis.call('HGET', KEYS[1], 's') or '0') or 0
-if cur >= stored then return 0 end
+local cur = 0
+if redis.call('TYPE', KEYS[1]).ok == 'hash' then
+  cur = tonumber(redis.call('HGET', KEYS[1], 's') or '0') or 0
+end
+if cur >= stored and cur <= now then return 0 end
 local inv = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
 if stored <= inv then return 0 end
 local left = tonumber(ARGV[2]) + tonumber(ARGV[3]) - math.floor(age / 1000)
@@ -80,6 +91,16 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 's', i(stored), 'f', ARGV[2], 'x', ARGV[3], 'c', ARGV[4], 't', ARGV[5], 'b', ARGV[6])
 redis.call('PEXPIRE', KEYS[1], i(left))
 return 1
+";
+
+/// Takes the lock (1), or finds it held (0); a held lock with no TTL or a
+/// longer one than ours was not set by a replica, and is cut back to ours so
+/// that it cannot stall every replica's fetch of the key. ARGV: token, ttl_ms.
+const LOCK: &str = r"
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 or left > tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
 ";
 
 /// Compare-and-delete: only the holder's token releases the lock.
@@ -131,6 +152,7 @@ pub struct SharedCache {
     token_prefix: String,
     get: Script,
     put: Script,
+    lock: Script,
     unlock: Script,
     extend: Script,
 }
@@ -174,6 +196,7 @@ impl SharedCache {
             token_prefix: format!("{:016x}", h.finish()),
             get: Script::new(GET),
             put: Script::new(PUT),
+            lock: Script::new(LOCK),
             unlock: Script::new(UNLOCK),
             extend: Script::new(EXTEND),
         })
@@ -203,39 +226,38 @@ impl SharedCache {
         }
     }
 
-    /// The entry for `key`, rebuilt with its original stored-at.
-    pub async fn get(&self, key: &CacheKey) -> SharedLookup {
-        type Reply = Option<(i64, i64, u64, u64, u16, Vec<u8>, Vec<u8>)>;
+    /// The entry for `key`, rebuilt with its original stored-at, within what
+    /// `policy` (the route's) allows.
+    pub async fn get(&self, key: &CacheKey, policy: &Policy) -> SharedLookup {
         let mut conn = self.conn.clone();
         let mut inv = self.get.key(entry_key(key));
         inv.key(invalidation::group_key(key.path()));
-        let Some(Some((now_us, stored_us, fresh_ms, stale_ms, status, ct, body))) =
-            self.run::<Reply>("get", inv.invoke_async(&mut conn)).await
+        let Some(value) = self
+            .run::<redis::Value>("get", inv.invoke_async(&mut conn))
+            .await
         else {
             return SharedLookup::Miss;
         };
-        let Ok(status) = StatusCode::from_u16(status) else {
+        let Some(stored) = reply::entry(&value, policy) else {
             return SharedLookup::Miss;
         };
-        let age = Duration::from_micros(u64::try_from(now_us - stored_us).unwrap_or(0));
-        let fresh = Duration::from_millis(fresh_ms);
-        let stale = Duration::from_millis(stale_ms);
         let now = Instant::now();
-        // An entry older than this process's clock can express is simply a miss.
-        let Some(stored_at) = now.checked_sub(age) else {
+        // Bounded by the policy, so these cannot overflow; checked anyway.
+        let Some((stored_at, fresh_until, stale_until)) =
+            now.checked_sub(stored.age).and_then(|at| {
+                let fresh = at.checked_add(stored.fresh)?;
+                Some((at, fresh, fresh.checked_add(stored.stale)?))
+            })
+        else {
             return SharedLookup::Miss;
         };
         let entry = Entry {
-            status,
-            content_type: if ct.is_empty() {
-                None
-            } else {
-                HeaderValue::from_bytes(&ct).ok()
-            },
-            body: Bytes::from(body),
+            status: stored.status,
+            content_type: stored.content_type,
+            body: stored.body,
             stored_at,
-            fresh_until: stored_at + fresh,
-            stale_until: stored_at + fresh + stale,
+            fresh_until,
+            stale_until,
             // Set when it is kept in the first level.
             sent_epoch: 0,
             list_fence: None,
@@ -306,19 +328,14 @@ impl SharedCache {
             token: format!("{}-{n}", self.token_prefix),
         };
         let mut conn = self.conn.clone();
-        let set = redis::cmd("SET")
-            .arg(&lock.key)
-            .arg(&lock.token)
-            .arg("NX")
-            .arg("PX")
-            .arg(millis(LOCK_TTL))
-            .to_owned();
-        match self
-            .run::<Option<String>>("lock", set.query_async(&mut conn))
-            .await
-        {
-            Some(Some(_)) => LockAttempt::Acquired(lock),
-            Some(None) => LockAttempt::Held,
+        let mut inv = self.lock.key(&lock.key);
+        inv.arg(&lock.token).arg(millis(LOCK_TTL));
+        let answer = self
+            .run::<redis::Value>("lock", inv.invoke_async(&mut conn))
+            .await;
+        match answer.as_ref().and_then(reply::locked) {
+            Some(true) => LockAttempt::Acquired(lock),
+            Some(false) => LockAttempt::Held,
             None => LockAttempt::Unavailable,
         }
     }

@@ -13,53 +13,18 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod raw;
+mod redis_url;
+mod schema;
 mod validate;
 
 use crate::auth::scopes::Scopes;
-use crate::redact::SecretUrl;
 use crate::routes::RouteId;
 
 pub use raw::*;
+pub use redis_url::RedisUrl;
 
 /// The repository's `config/default.toml`: every key with its default.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
-
-/// Prefix of the environment variables that override settings
-/// (`ALTUR_GATEWAY__CACHE__TTL_SECONDS`). The double underscore keeps out
-/// `ALTUR_GATEWAY_SERVICE_HOST`, which Kubernetes injects for a Service of that name.
-const ENV_PREFIX: &str = "ALTUR_GATEWAY";
-
-/// Every key a user may set. Anything else is an error naming the key.
-const KNOWN_KEYS: &[&str] = &[
-    "listen",
-    "upstream.base_url",
-    "upstream.api_key_file",
-    "upstream.timeout_ms",
-    "upstream.max_retries",
-    "upstream.max_request_body_bytes",
-    "rate_limit.requests_per_second",
-    "rate_limit.margin_ms",
-    "rate_limit.max_wait_ms",
-    "rate_limit.backend",
-    "rate_limit.redis_url",
-    "rate_limit.fallback_requests_per_second",
-    "rate_limit.reserve_for_callers",
-    "cache.ttl_seconds",
-    "cache.negative_ttl_seconds",
-    "cache.stale_if_error_seconds",
-    "cache.stale_while_revalidate_seconds",
-    "cache.refresh_ahead",
-    "cache.max_bytes",
-    "cache.redis_url",
-    "cache.routes",
-    "callers.file",
-    "callers.anonymous_scopes",
-    "webhook.secret_file",
-    "server.header_timeout_ms",
-    "server.idle_timeout_ms",
-    "server.max_connections",
-    "log.format",
-];
 
 /// A configuration problem; the message names the key and is one line.
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +36,18 @@ pub enum ConfigError {
     /// As `Invalid`, for a key whose name is built (`cache.routes.<route>.*`).
     #[error("invalid value for `{key}`: {reason}")]
     InvalidAt { key: String, reason: String },
+    /// A key set in the file or the environment (`place` says which).
+    #[error("invalid value for `{key}` ({place}): {reason}")]
+    InvalidIn {
+        key: String,
+        place: String,
+        reason: String,
+    },
+    #[error("unknown configuration key `{key}` ({place})")]
+    UnknownKeyIn { key: String, place: String },
+    /// A file or variable that cannot be read at all.
+    #[error("{place}: {reason}")]
+    Source { place: String, reason: String },
     #[error("{0}")]
     Load(String),
 }
@@ -121,8 +98,7 @@ pub struct RateLimitSettings {
     pub margin: Duration,
     pub max_wait: Duration,
     pub backend: Backend,
-    /// May hold a password: shown redacted, see [`SecretUrl`].
-    pub redis_url: Option<SecretUrl>,
+    pub redis_url: Option<RedisUrl>,
     pub fallback_requests_per_second: NonZeroU32,
     /// Starts of every window that background refreshes never take.
     pub reserve_for_callers: u32,
@@ -152,8 +128,7 @@ pub struct CacheSettings {
     pub stale_while_revalidate: Duration,
     pub refresh_ahead: bool,
     pub max_bytes: u64,
-    /// May hold a password: shown redacted, see [`SecretUrl`].
-    pub redis_url: Option<SecretUrl>,
+    pub redis_url: Option<RedisUrl>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,9 +174,11 @@ impl Settings {
     /// from the process environment, and validates the result.
     ///
     /// # Errors
-    /// A one-line [`ConfigError`] naming the offending key.
+    /// A one-line [`ConfigError`] naming the offending key (or variable, or
+    /// file), never its value.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
-        Self::load_from(file, std::env::vars())
+        // Not `std::env::vars()`: it panics on a value that is not UTF-8.
+        Self::load_from(file, schema::utf8_env(std::env::vars_os())?)
     }
 
     /// As [`Settings::load`], with the environment given explicitly (for tests).
@@ -212,107 +189,93 @@ impl Settings {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Settings, ConfigError> {
-        use config::{Config, Environment, File, FileFormat};
+        let text = file.map(read_file).transpose()?;
+        Self::load_text(file.zip(text.as_deref()), env)
+    }
 
-        let env: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
-            .collect();
+    /// As [`Settings::load_from`], with the file's text already read: the
+    /// whole of loading but the file system, for the fuzz properties.
+    ///
+    /// # Errors
+    /// A one-line [`ConfigError`] naming the offending key.
+    pub fn load_text(
+        file: Option<(&Path, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        use config::{Config, File, FileFormat};
+
+        if let Some((path, text)) = file {
+            schema::check_file(path, text)?;
+        }
+        let overrides = schema::env_overrides(env)?;
         let mut builder =
             Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
-        if let Some(path) = file {
-            if !path.is_file() {
-                return Err(ConfigError::Load(format!(
-                    "configuration file {} does not exist or is not a file",
-                    path.display()
-                )));
-            }
-            builder = builder.add_source(File::from(path).format(FileFormat::Toml));
+        if let Some((_, text)) = file {
+            builder = builder.add_source(File::from_str(text, FileFormat::Toml));
         }
-        let builder = builder.add_source(
-            Environment::with_prefix(ENV_PREFIX)
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true)
-                .list_separator(",")
-                .with_list_parse_key("callers.anonymous_scopes")
-                .source(Some(env)),
-        );
-        let merged = builder
-            .build()
-            .map_err(|e| ConfigError::Load(build_error(&e)))?;
-
-        check_known_keys(&merged)?;
-        let raw: RawSettings = merged
-            .try_deserialize()
-            .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
+        for (key, value) in overrides {
+            builder = builder.set_override(key, value).map_err(residual)?;
+        }
+        let merged = builder.build().map_err(residual)?;
+        let raw: RawSettings = merged.try_deserialize().map_err(residual)?;
         raw.validate()
     }
 
-    /// The effective configuration as TOML (the secret is never part of it).
+    /// The effective configuration as TOML (the secret is never part of it,
+    /// and a Redis URL's password is redacted).
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(&self.raw).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
     }
 }
 
-/// Why the layers could not be merged. A file that does not parse is named
-/// with the parser's position and reason, never the offending line, which
-/// the TOML parser quotes and which may hold a Redis password.
-fn build_error(e: &config::ConfigError) -> String {
-    let config::ConfigError::FileParse { uri, cause } = e else {
-        return one_line(&e.to_string());
-    };
-    let text = cause.to_string();
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    // The snippet is the lines drawn with `|`; the reason follows it.
-    let snippet_end = lines
-        .iter()
-        .rposition(|l| {
-            l.starts_with('|')
-                || l.split_once(" |")
-                    .is_some_and(|(n, _)| n.parse::<u64>().is_ok())
-        })
-        .map_or(1, |i| i + 1);
-    let at = lines.first().copied().unwrap_or("cannot parse");
-    let why = one_line(&lines.get(snippet_end..).unwrap_or_default().join(" "));
-    let file = uri.as_deref().unwrap_or("the configuration file");
-    format!("{file}: {at}: {why}")
+/// The configuration file's text: a regular file of at most 64 KiB, UTF-8.
+fn read_file(path: &Path) -> Result<String, ConfigError> {
+    let place = || format!("configuration file {}", path.display());
+    let (bytes, _) = crate::watched::read(path).map_err(|e| ConfigError::Source {
+        place: place(),
+        reason: e.to_string(),
+    })?;
+    String::from_utf8(bytes).map_err(|_| ConfigError::Source {
+        place: place(),
+        reason: "not UTF-8 text".into(),
+    })
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-fn check_known_keys(merged: &config::Config) -> Result<(), ConfigError> {
-    let table = merged
-        .clone()
-        .try_deserialize::<config::Map<String, config::Value>>()
-        .map_err(|e| ConfigError::Load(one_line(&e.to_string())))?;
-    for (section, value) in table {
-        match value.into_table() {
-            Ok(inner) if section != "listen" => {
-                for key in inner.keys() {
-                    let path = format!("{section}.{key}");
-                    if !KNOWN_KEYS.contains(&path.as_str()) {
-                        return Err(ConfigError::UnknownKey(path));
-                    }
-                }
-                if !KNOWN_KEYS
-                    .iter()
-                    .any(|k| k.starts_with(&format!("{section}.")))
-                {
-                    return Err(ConfigError::UnknownKey(section));
-                }
-            }
-            _ => {
-                if !KNOWN_KEYS.contains(&section.as_str()) {
-                    return Err(ConfigError::UnknownKey(section));
-                }
-            }
-        }
+/// What config-rs still refuses once the schema has passed every layer (it
+/// should refuse nothing): its message may quote a value, so only the key is kept.
+fn residual(e: config::ConfigError) -> ConfigError {
+    use config::ConfigError as E;
+    match e {
+        E::Type {
+            key: Some(key),
+            expected,
+            ..
+        } => ConfigError::InvalidAt {
+            key,
+            reason: format!("expected {expected}"),
+        },
+        E::At {
+            key: Some(key),
+            error,
+            ..
+        } => match residual(*error) {
+            ConfigError::InvalidAt { reason, .. } => ConfigError::InvalidAt { key, reason },
+            _ => ConfigError::InvalidAt {
+                key,
+                reason: "not a valid value".into(),
+            },
+        },
+        E::NotFound(key) => ConfigError::InvalidAt {
+            key,
+            reason: "missing".into(),
+        },
+        _ => ConfigError::Load("the configuration could not be read".into()),
     }
-    Ok(())
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_refused;

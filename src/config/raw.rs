@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::redact::SecretUrl;
+use super::RedisUrl;
 
 /// The settings as written by the user, before validation. Serialized back by
 /// `check-config`; it never holds the secret.
@@ -40,7 +40,7 @@ pub struct RawRateLimit {
     pub max_wait_ms: u64,
     pub backend: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_url: Option<SecretUrl>,
+    pub redis_url: Option<RedisUrl>,
     pub fallback_requests_per_second: u32,
     pub reserve_for_callers: u32,
 }
@@ -55,7 +55,7 @@ pub struct RawCache {
     pub refresh_ahead: bool,
     pub max_bytes: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redis_url: Option<SecretUrl>,
+    pub redis_url: Option<RedisUrl>,
     /// `cache.routes.<route>`: one read route's own freshness.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub routes: BTreeMap<String, RawRouteCache>,

@@ -20,9 +20,7 @@ impl RawSettings {
             .map_err(|_| invalid("listen", "expected an address such as 0.0.0.0:8080"))?;
 
         let base_url = validate_base_url(&self.upstream.base_url)?;
-        if self.upstream.timeout_ms == 0 {
-            return Err(invalid("upstream.timeout_ms", "must be at least 1"));
-        }
+        let timeout = millis("upstream.timeout_ms", self.upstream.timeout_ms, 1)?;
         if self.upstream.max_retries > 10 {
             return Err(invalid("upstream.max_retries", "must be at most 10"));
         }
@@ -47,6 +45,7 @@ impl RawSettings {
         if rl.margin_ms > 1000 {
             return Err(invalid("rate_limit.margin_ms", "must be at most 1000"));
         }
+        let max_wait = millis("rate_limit.max_wait_ms", rl.max_wait_ms, 0)?;
         let backend = match rl.backend.as_str() {
             "local" => Backend::Local,
             "redis" => Backend::Redis,
@@ -57,7 +56,7 @@ impl RawSettings {
                 ));
             }
         };
-        let redis_url = validate_redis_url("rate_limit.redis_url", rl.redis_url.as_ref())?;
+        let redis_url = checked_redis_url("rate_limit.redis_url", rl.redis_url.as_ref())?;
         if backend == Backend::Redis && redis_url.is_none() {
             return Err(invalid(
                 "rate_limit.redis_url",
@@ -69,7 +68,7 @@ impl RawSettings {
         if c.max_bytes == 0 {
             return Err(invalid("cache.max_bytes", "must be at least 1"));
         }
-        let cache_redis = validate_redis_url("cache.redis_url", c.redis_url.as_ref())?;
+        let cache_redis = checked_redis_url("cache.redis_url", c.redis_url.as_ref())?;
 
         let log = match self.log.format.as_str() {
             "text" => LogFormat::Text,
@@ -82,7 +81,7 @@ impl RawSettings {
             upstream: UpstreamSettings {
                 base_url,
                 api_key_file,
-                timeout: Duration::from_millis(self.upstream.timeout_ms),
+                timeout,
                 max_retries: self.upstream.max_retries,
                 max_request_body_bytes: match self.upstream.max_request_body_bytes {
                     0 => {
@@ -103,7 +102,7 @@ impl RawSettings {
             rate_limit: RateLimitSettings {
                 requests_per_second,
                 margin: Duration::from_millis(rl.margin_ms),
-                max_wait: Duration::from_millis(rl.max_wait_ms),
+                max_wait,
                 backend,
                 redis_url,
                 fallback_requests_per_second,
@@ -177,14 +176,27 @@ fn validate_server(s: &RawServer) -> Result<ServerSettings, ConfigError> {
     })
 }
 
-/// The longest duration any setting accepts.
-const MAX_SECONDS: u64 = 366 * 24 * 3600;
+/// The longest duration any setting accepts: a year. Every instant the
+/// gateway computes from a setting (a deadline, an entry's expiry) is then
+/// far inside what `Instant` can hold, so none of that arithmetic can panic.
+pub(super) const MAX_SECONDS: u64 = 366 * 24 * 3600;
 
 fn seconds(key: &'static str, v: u64) -> Result<Duration, ConfigError> {
     if v > MAX_SECONDS {
-        return Err(invalid(key, "must be at most a year"));
+        return Err(invalid(key, "must be at most a year (31622400)"));
     }
     Ok(Duration::from_secs(v))
+}
+
+/// A duration in milliseconds, from `min` to a year.
+fn millis(key: &'static str, v: u64, min: u64) -> Result<Duration, ConfigError> {
+    if v < min {
+        return Err(invalid(key, format!("must be at least {min}")));
+    }
+    if v > MAX_SECONDS * 1000 {
+        return Err(invalid(key, "must be at most a year (31622400000)"));
+    }
+    Ok(Duration::from_millis(v))
 }
 
 /// Each read route's freshness: its `cache.routes.<route>` entry, else its
@@ -196,7 +208,8 @@ fn route_freshness(c: &RawCache) -> Result<[RouteFreshness; RouteId::COUNT], Con
     };
     for name in c.routes.keys() {
         let bad = |reason: String| ConfigError::InvalidAt {
-            key: format!("cache.routes.{name}"),
+            // A quoted TOML key may hold anything: shown only if key-shaped.
+            key: format!("cache.routes.{}", crate::toml_error::key_segment(name)),
             reason,
         };
         match RouteId::from_name(name) {
@@ -212,9 +225,9 @@ fn route_freshness(c: &RawCache) -> Result<[RouteFreshness; RouteId::COUNT], Con
                 )));
             }
             Some(r) if !r.spec().stores() => {
-                return Err(bad(format!(
-                    "{name} is never stored, so it has no freshness"
-                )));
+                return Err(bad(
+                    "this route is never stored, so it has no freshness".into()
+                ));
             }
             Some(_) => {}
         }
@@ -270,21 +283,9 @@ fn validate_base_url(s: &str) -> Result<String, ConfigError> {
     Ok(s.trim_end_matches('/').to_string())
 }
 
-fn validate_redis_url(
+fn checked_redis_url(
     key: &'static str,
-    url: Option<&SecretUrl>,
-) -> Result<Option<SecretUrl>, ConfigError> {
-    let Some(url) = url else { return Ok(None) };
-    // The error never repeats the URL: it may hold a password.
-    let uri: http::Uri = url
-        .expose()
-        .parse()
-        .map_err(|_| invalid(key, "not a valid URL"))?;
-    match uri.scheme_str() {
-        Some("redis") | Some("rediss") if uri.host().is_some() => Ok(Some(url.clone())),
-        _ => Err(invalid(
-            key,
-            "expected a URL such as redis://127.0.0.1:6379",
-        )),
-    }
+    url: Option<&RedisUrl>,
+) -> Result<Option<RedisUrl>, ConfigError> {
+    url.map(|u| RedisUrl::validate(key, u)).transpose()
 }

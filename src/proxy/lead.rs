@@ -119,6 +119,7 @@ impl Gateway {
         let newer = |e: &Entry| replacing.is_none_or(|old| e.stored_at > old);
         let s = &self.settings;
         let list = route.spec().list().is_some();
+        let policy = &self.policies[route as usize];
         // The holder extends its lock while it works; this bounds a wait on a
         // holder that is alive but stuck.
         let deadline = Instant::now()
@@ -129,7 +130,7 @@ impl Gateway {
         let mut kept_stale = false;
         loop {
             let read = self.fences.now();
-            match shared.get(key).await {
+            match shared.get(key, policy).await {
                 SharedLookup::Fresh(e) if newer(&e) => {
                     if let Some(held) = self.cache.insert(key, list, read, e) {
                         return Claim::Hit(held);
@@ -147,7 +148,7 @@ impl Gateway {
                     // The previous holder may have stored and unlocked just
                     // after our look.
                     let read = self.fences.now();
-                    if let SharedLookup::Fresh(e) = shared.get(key).await
+                    if let SharedLookup::Fresh(e) = shared.get(key, policy).await
                         && newer(&e)
                         && let Some(held) = self.cache.insert(key, list, read, e)
                     {

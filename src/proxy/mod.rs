@@ -29,7 +29,6 @@ use crate::health::Readiness;
 use crate::metrics::{Metrics, Refused};
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::queue::{Budget, Queue};
-use crate::redact::SecretUrl;
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, Local, RouteId, Routed};
 use crate::secret::ApiKey;
@@ -153,7 +152,7 @@ impl Gateway {
             .map(|p| p.ttl + p.stale_if_error)
             .max()
             .unwrap_or_default();
-        let shared = match c.redis_url.as_ref().map(SecretUrl::expose) {
+        let shared = match c.redis_url.as_deref() {
             Some(url) => {
                 Some(
                     SharedCache::new(url, keep).map_err(|reason| ConfigError::Invalid {
@@ -285,7 +284,7 @@ impl Gateway {
                     None,
                 )));
             }
-            Err(r @ (Refusal::UriTooLong | Refusal::HeadersTooLarge)) => {
+            Err(r @ (Refusal::UriTooLong | Refusal::HeadersTooLarge | Refusal::MissingHost)) => {
                 return self.refuse(done, r, RouteLabel::Other, &table.anonymous);
             }
             other => other,

@@ -64,6 +64,14 @@
 //!   recorded in Redis are older than a window. Redis may come back empty:
 //!   nothing here relies on what it held.
 //!
+//! # What is read back
+//!
+//! Redis is shared, so its answers are checked ([`reply`]): a pause is cut
+//! to [`crate::upstream::MAX_RETRY_AFTER`] (in Redis too, by the acquire
+//! script), a start scored past the longest lease is dropped (no replica
+//! records one, and it would hold a slot for ever), a key of the wrong type
+//! is replaced, and a wait is never longer than the window or that pause.
+//!
 //! Limits of this design, written down: a network partition in which some
 //! replicas reach Redis and others do not can exceed the budget by the
 //! fallback rates of the cut-off replicas (they cannot know); the fallback
@@ -83,6 +91,9 @@ use crate::health::Readiness;
 use crate::metrics::Metrics;
 use crate::redis_conn::{self, KEY_PREFIX, RedisFailure};
 
+mod reply;
+use reply::Answer;
+
 /// Longest pause between two probes of an unreachable Redis. Every replica
 /// notices Redis's return within this, which the rejoin phase relies on.
 pub const PROBE_MAX: Duration = Duration::from_secs(1);
@@ -97,11 +108,22 @@ const NOTE: &str = "rate_limit";
 
 /// Grant, or the wait until the next possible start. Returns
 /// `{status, wait_us, now_us}`: status 1 granted, 0 window full, 2 paused.
+/// Also repairs what no replica writes: a key of the wrong type, a pause
+/// longer than `ARGV[5]` µs, a start scored past the lease.
 const ACQUIRE: &str = r"
 local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local kt = redis.call('TYPE', KEYS[1]).ok
+if kt ~= 'none' and kt ~= 'zset' then redis.call('DEL', KEYS[1]) end
+kt = redis.call('TYPE', KEYS[2]).ok
+if kt ~= 'none' and kt ~= 'string' then redis.call('DEL', KEYS[2]) end
+local maxp = tonumber(ARGV[5])
 local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+if paused > now + maxp then
+  paused = now + maxp
+  redis.call('SET', KEYS[2], i(paused), 'PX', i(math.ceil(maxp / 1000) + 1000))
+end
 if paused > now then
   return {2, paused - now, now}
 end
@@ -109,6 +131,7 @@ local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local lease = tonumber(ARGV[3])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', i(now - window))
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '(' .. i(now + lease), '+inf')
 local n = redis.call('ZCARD', KEYS[1])
 if n < limit then
   redis.call('ZADD', KEYS[1], i(now + lease), ARGV[4])
@@ -120,20 +143,36 @@ local s = math.min(tonumber(e[2]), now)
 return {0, s + window - now, now}
 ";
 
-/// Read-only: `{now_us, paused_until_us, starts...}`, the last `limit`
-/// starts in the window (pending ones as now), newest first; no starts when
-/// the window has room for all `ARGV[3]` starts asked about.
+/// `{now_us, paused_until_us, starts...}`, the last `limit` starts in the
+/// window (pending ones as now; none scored past the lease `ARGV[4]`),
+/// newest first; no starts when the window has room for all `ARGV[3]`
+/// starts asked about. A key of the wrong type reads as empty. Read-only,
+/// but for a pause longer than `ARGV[5]` µs, which no replica sets: it is
+/// cut back here too, since while it refuses every caller no start runs
+/// the acquire script that would.
 const PROJECT: &str = r"
 local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local paused = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+local paused = 0
+if redis.call('TYPE', KEYS[2]).ok == 'string' then
+  paused = tonumber(redis.call('GET', KEYS[2])) or 0
+  local maxp = tonumber(ARGV[5])
+  if paused > now + maxp then
+    paused = now + maxp
+    redis.call('SET', KEYS[2], i(paused), 'PX', i(math.ceil(maxp / 1000) + 1000))
+  end
+end
+if redis.call('TYPE', KEYS[1]).ok ~= 'zset' then
+  return {now, paused}
+end
 local window = tonumber(ARGV[2])
-local n = redis.call('ZCOUNT', KEYS[1], '(' .. i(now - window), '+inf')
+local last = i(now + tonumber(ARGV[4]))
+local n = redis.call('ZCOUNT', KEYS[1], '(' .. i(now - window), last)
 if n + tonumber(ARGV[3]) <= tonumber(ARGV[1]) then
   return {now, paused}
 end
-local e = redis.call('ZREVRANGEBYSCORE', KEYS[1], '+inf', '(' .. i(now - window),
+local e = redis.call('ZREVRANGEBYSCORE', KEYS[1], last, '(' .. i(now - window),
   'LIMIT', 0, tonumber(ARGV[1]), 'WITHSCORES')
 local out = {now, paused}
 for j = 2, #e, 2 do
@@ -148,7 +187,10 @@ local function i(x) return string.format('%d', x) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local d = tonumber(ARGV[1])
-local cur = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+local cur = 0
+if redis.call('TYPE', KEYS[1]).ok == 'string' then
+  cur = tonumber(redis.call('GET', KEYS[1])) or 0
+end
 if now + d > cur then
   redis.call('SET', KEYS[1], i(now + d), 'PX', i(math.ceil(d / 1000) + 1000))
 end
@@ -316,16 +358,6 @@ fn micros(d: Duration) -> i64 {
     i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
-fn from_micros(us: i64) -> Duration {
-    Duration::from_micros(u64::try_from(us).unwrap_or(0))
-}
-
-/// What the acquire script answered.
-enum Answer {
-    Granted { redis_now_us: i64 },
-    Wait { wait: Duration, paused: bool },
-}
-
 impl Inner {
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // Every critical section is a few map or field writes that cannot be
@@ -344,18 +376,10 @@ impl Inner {
             .arg(cap.min(self.limit))
             .arg(micros(self.window))
             .arg(micros(self.lease))
-            .arg(self.member(slot.id));
-        let (status, wait_us, now_us): (i64, i64, i64) =
-            redis_conn::op(inv.invoke_async(&mut conn)).await?;
-        Ok(match status {
-            1 => Answer::Granted {
-                redis_now_us: now_us,
-            },
-            s => Answer::Wait {
-                wait: from_micros(wait_us),
-                paused: s == 2,
-            },
-        })
+            .arg(self.member(slot.id))
+            .arg(reply::max_pause_us());
+        let v: redis::Value = redis_conn::op(inv.invoke_async(&mut conn)).await?;
+        reply::acquire(&v, self.window)
     }
 
     /// One try at a start through Redis, for a slot already held locally.
@@ -521,22 +545,11 @@ impl Inner {
         inv.key(&self.pause_key)
             .arg(self.limit)
             .arg(micros(self.window))
-            .arg(k.saturating_add(1));
-        let v: Vec<i64> = redis_conn::op(inv.invoke_async(&mut conn)).await?;
-        let (now, paused) = match v.as_slice() {
-            [now, paused, ..] => (*now, *paused),
-            _ => return Err(RedisFailure::Redis("short reply to the projection".into())),
-        };
-        let mut starts: Vec<i64> = v[2..].to_vec();
-        starts.sort_unstable();
-        Ok(from_micros(project(
-            now,
-            paused,
-            starts,
-            self.limit,
-            micros(self.window),
-            k,
-        )))
+            .arg(k.saturating_add(1))
+            .arg(micros(self.lease))
+            .arg(reply::max_pause_us());
+        let v: redis::Value = redis_conn::op(inv.invoke_async(&mut conn)).await?;
+        reply::projection(&v, self.limit, micros(self.window), k)
     }
 }
 

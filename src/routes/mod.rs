@@ -69,11 +69,19 @@ pub enum Routed<'a> {
     Local(Local),
 }
 
-/// Size limits the HTTP layer leaves to us: 414 and 431 with the JSON body.
+/// What the HTTP layer leaves to us: the size limits (414 and 431 with the
+/// JSON body), and HTTP/1.1's rule that a request carries exactly one `Host`
+/// (hyper serves one without; HTTP/2 names the authority in `:authority`).
 ///
 /// # Errors
-/// [`Refusal::UriTooLong`] or [`Refusal::HeadersTooLarge`].
+/// [`Refusal::UriTooLong`], [`Refusal::HeadersTooLarge`] or [`Refusal::MissingHost`].
 pub fn check_limits<B>(req: &Request<B>) -> Result<(), Refusal> {
+    if req.version() == http::Version::HTTP_11 {
+        let mut hosts = req.headers().get_all(http::header::HOST).iter();
+        if hosts.next().is_none() || hosts.next().is_some() {
+            return Err(Refusal::MissingHost);
+        }
+    }
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len())
         + req.uri().authority().map_or(0, |a| a.as_str().len());
     if target > MAX_TARGET_BYTES {
@@ -255,6 +263,9 @@ fn canonical_target<'a>(
     }
     Ok(Cow::Owned(out))
 }
+
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {

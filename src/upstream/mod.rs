@@ -20,7 +20,7 @@ use crate::secret::ApiKey;
 mod pool;
 
 /// Largest upstream body accepted (campaigns are a few KiB).
-const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// Longest pause an upstream `Retry-After` can impose on the whole queue.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(300);
@@ -180,6 +180,14 @@ impl Upstream {
                 }
             })?;
             let (parts, body) = resp.into_parts();
+            // hyper takes any three digits; nothing outside 200-599 is an
+            // answer to relay (the connection is dropped, not reused).
+            if !(200..=599).contains(&parts.status.as_u16()) {
+                return Err(FetchError::Protocol(format!(
+                    "upstream status {} is outside 200-599",
+                    parts.status.as_u16()
+                )));
+            }
             let body = Limited::new(body, MAX_BODY_BYTES)
                 .collect()
                 .await
