@@ -23,6 +23,11 @@ struct Args {
     /// The body is the simulator's body for this campaign id (about 1.5 KB).
     #[arg(long, default_value_t = 50)]
     body_id: i64,
+    /// Served instead for a path with `/contacts` in it (a contact list page,
+    /// as the simulator answers it), so the list route's ceiling has the
+    /// list's body size.
+    #[arg(long)]
+    list_body_file: Option<std::path::PathBuf>,
 }
 
 fn main() -> std::io::Result<()> {
@@ -35,19 +40,30 @@ fn main() -> std::io::Result<()> {
 
 async fn serve(args: Args) -> std::io::Result<()> {
     let body = Bytes::from(altur_gateway::sim::campaign_body(args.body_id));
+    let list_body = match &args.list_body_file {
+        Some(path) => Bytes::from(std::fs::read(path)?),
+        None => body.clone(),
+    };
     let listener = TcpListener::bind(args.listen).await?;
     println!(
-        "listening on {} (body {} bytes)",
+        "listening on {} (body {} bytes, list body {} bytes)",
         listener.local_addr()?,
-        body.len()
+        body.len(),
+        list_body.len()
     );
 
     // The gateway's own accept loop and connection settings; only the
     // handler differs.
     altur_gateway::server::serve_with(
         listener,
-        move |_req| {
-            let mut resp = Response::new(Full::new(body.clone()));
+        move |req: http::Request<hyper::body::Incoming>| {
+            // One substring test: about what a router's first match costs.
+            let b = if req.uri().path().contains("/contacts") {
+                list_body.clone()
+            } else {
+                body.clone()
+            };
+            let mut resp = Response::new(Full::new(b));
             resp.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             std::future::ready(resp)
