@@ -225,25 +225,25 @@ impl SharedCache {
         let Some(stored_at) = now.checked_sub(age) else {
             return SharedLookup::Miss;
         };
-        let entry = Entry {
-            status,
-            content_type: if ct.is_empty() {
-                None
-            } else {
-                HeaderValue::from_bytes(&ct).ok()
-            },
-            body: Bytes::from(body),
-            stored_at,
-            fresh_until: stored_at + fresh,
-            stale_until: stored_at + fresh + stale,
-            // Set when it is kept in the first level.
-            sent_epoch: 0,
-            list_fence: None,
-            heat: super::Heat::default(),
+        let ct = if ct.is_empty() {
+            None
+        } else {
+            HeaderValue::from_bytes(&ct).ok()
         };
-        if now < entry.fresh_until {
+        // Epoch and list cell are set when it is kept in the first level.
+        let entry = Entry::new(
+            status,
+            ct.as_ref(),
+            Bytes::from(body),
+            stored_at,
+            fresh,
+            stale,
+            0,
+            None,
+        );
+        if now < entry.fresh_until() {
             SharedLookup::Fresh(entry)
-        } else if now < entry.stale_until {
+        } else if now < entry.stale_until() {
             SharedLookup::Stale(entry)
         } else {
             SharedLookup::Miss
@@ -254,13 +254,14 @@ impl SharedCache {
     pub async fn put(&self, key: &CacheKey, entry: &Entry) {
         let now = Instant::now();
         let age = now.saturating_duration_since(entry.stored_at);
-        let fresh = entry.fresh_until.saturating_duration_since(entry.stored_at);
+        let fresh = entry
+            .fresh_until()
+            .saturating_duration_since(entry.stored_at);
         let stale = entry
-            .stale_until
-            .saturating_duration_since(entry.fresh_until);
+            .stale_until()
+            .saturating_duration_since(entry.fresh_until());
         let ct = entry
-            .content_type
-            .as_ref()
+            .content_type()
             .map(|v| v.as_bytes().to_vec())
             .unwrap_or_default();
         let mut conn = self.conn.clone();
