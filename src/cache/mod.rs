@@ -249,9 +249,23 @@ impl moka::Expiry<CacheKey, Arc<Entry>> for ExpireAfterStale {
     }
 }
 
-/// Bytes an entry is charged: key (the canonical upstream target) plus body.
+/// What an entry costs the process beyond its key and body bytes, counted
+/// in its weight so that `cache.max_bytes` bounds the memory the cache
+/// takes, not only what it stores. Measured (`cargo run --release --example
+/// cache-memory`, heap blocks as the allocator sizes them): moka's own
+/// bookkeeping (7 blocks: its entry, entry info, key wrapper, deque and
+/// timer-wheel nodes, hash-table bucket; 373 B), the `Arc<Entry>` (128 B),
+/// the key's `Arc<str>` block (48 B for `/campaigns/{id}`) and the body's
+/// shared header, made by its first clone (32 B): 581 B; plus the body's
+/// rounding up to the allocator's block size, and moka's frequency sketch
+/// (8 B per entry once the cache is half full). See README, Configuration:
+/// `cache.max_bytes`.
+pub const ENTRY_OVERHEAD_BYTES: usize = 640;
+
+/// Bytes an entry is charged: key (the canonical upstream target), body,
+/// and [`ENTRY_OVERHEAD_BYTES`].
 fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
-    u32::try_from(key.len() + entry.body.len()).unwrap_or(u32::MAX)
+    u32::try_from(key.len() + entry.body.len() + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
 }
 
 impl Cache {
@@ -362,7 +376,8 @@ impl Cache {
             .invalidate(groups, |group| self.inner.invalidate(group));
     }
 
-    /// Number of entries and bytes charged (after pending maintenance).
+    /// Number of entries and bytes charged, [`ENTRY_OVERHEAD_BYTES`] each
+    /// included (after pending maintenance).
     pub fn usage(&self) -> (u64, u64) {
         self.inner.run_pending_tasks();
         (self.inner.entry_count(), self.inner.weighted_size())
@@ -406,6 +421,17 @@ mod tests {
             "{}",
             std::mem::size_of::<Entry>()
         );
+    }
+
+    #[test]
+    fn an_entry_weighs_its_key_body_and_overhead() {
+        let key = CacheKey::new("/campaigns/7");
+        let e = Arc::new(Entry::transient(
+            StatusCode::OK,
+            None,
+            Bytes::from_static(b"0123456789"),
+        ));
+        assert_eq!(weight(&key, &e) as usize, 12 + 10 + ENTRY_OVERHEAD_BYTES);
     }
 
     #[test]
