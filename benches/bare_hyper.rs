@@ -4,6 +4,7 @@
 //! buffer cap, h2c settings, the per-connection watchdog of the `server.*`
 //! limits at their defaults, graceful shutdown) on a multi-thread tokio runtime. No routing, no
 //! cache, no metrics, no logging: what is left is what hyper itself costs.
+//! Same allocator as the gateway binary (jemalloc by default).
 //!
 //! `cargo run --release --example bare-hyper -- --listen 127.0.0.1:0`
 //! Prints `listening on ADDR` once bound; stops on SIGTERM or SIGINT.
@@ -14,6 +15,12 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Response};
 use http_body_util::Full;
 use tokio::net::TcpListener;
+
+/// The gateway's allocator (its default feature), so that the ceiling
+/// differs from the gateway by the gateway's own work only.
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 struct Args {
