@@ -273,11 +273,7 @@ fn unix_ms() -> f64 {
 /// means n to n+1 s (midpoint n + 0.5 s); a `Date` is the upstream's clock
 /// truncated to the second, so the data is (now - Date) - 0.5 s old on
 /// average. `None` when the header is missing or unreadable.
-fn age_ms(
-    from_date: bool,
-    headers: &http::HeaderMap,
-    received_unix_ms: f64,
-) -> Option<(f64, f64)> {
+fn age_ms(from_date: bool, headers: &http::HeaderMap, received_unix_ms: f64) -> Option<(f64, f64)> {
     if from_date {
         let date = headers.get(DATE)?.to_str().ok()?;
         let t = httpdate::parse_http_date(date).ok()?;
