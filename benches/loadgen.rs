@@ -11,17 +11,27 @@
 //!
 //! The PRNG is a per-caller xorshift64* seeded from `--seed`, so runs repeat.
 //!
+//! Beyond that, for the sections of `benches/run`: `--suffix` (a list route:
+//! `{target}{id}{suffix}`), `--header` (a caller token), `--method` and
+//! `--body` (writes), the age of the data served (from `Age`, or from the
+//! upstream's `Date` that nginx relays with `proxy_pass_header Date`), and,
+//! per id, whether the key had an entry within its stale-while-revalidate
+//! window when the request was sent (`--ttl-s`, `--swr-s`: learnt from the
+//! answers' ages), and what the answers were once the id had been answered
+//! once (spare-budget check).
+//!
 //! `cargo run --release --example loadgen -- --target http://127.0.0.1:8080/api/v1.0/campaigns/`
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
-use http::{HeaderName, Request, Uri};
-use http_body_util::{BodyExt, Empty};
+use http::header::{AGE, CONTENT_TYPE, DATE};
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -75,6 +85,29 @@ struct Args {
     /// Free text copied into the summary.
     #[arg(long, default_value = "")]
     label: String,
+    /// Appended after the id, e.g. `/contacts?status=queue`.
+    #[arg(long, default_value = "")]
+    suffix: String,
+    /// An extra request header, `name: value` (repeatable), e.g. a caller token.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Request method (a write: with `--body`, sent as `application/json`).
+    #[arg(long, default_value = "GET")]
+    method: String,
+    /// Request body (JSON) for a write; `{id}` is replaced by the id.
+    #[arg(long)]
+    body: Option<String>,
+    /// Where the age of an answer comes from: `age` (the `Age` header) or
+    /// `date` (now minus the `Date` header: nginx relaying the upstream's).
+    #[arg(long, default_value = "age")]
+    age_from: String,
+    /// Freshness and stale-while-revalidate window of the target, in seconds:
+    /// a request counts as "key had an entry within the window" when an
+    /// earlier answer for its id proves one was stored less than ttl + swr ago.
+    #[arg(long, default_value_t = 30.0)]
+    ttl_s: f64,
+    #[arg(long, default_value_t = 30.0)]
+    swr_s: f64,
 }
 
 /// xorshift64*: small, fast, good enough to pick ids.
@@ -143,6 +176,18 @@ impl Picker {
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
+    /// Latencies of requests whose key had an entry within its
+    /// stale-while-revalidate window when sent, and of the others.
+    with_entry_us: Vec<u32>,
+    without_entry_us: Vec<u32>,
+    refused_with_entry: u64,
+    refused_without_entry: u64,
+    /// Answers to requests sent after their id had first been answered.
+    after_first: BTreeMap<&'static str, u64>,
+    /// Age of the data in each 200 answer, in milliseconds (estimated from
+    /// whole-second readings: see `age_ms`).
+    ages_ms: Vec<u32>,
+    stale_revalidate: u64,
     statuses: BTreeMap<u16, u64>,
     hit: u64,
     miss: u64,
@@ -159,6 +204,15 @@ struct Tally {
 impl Tally {
     fn merge(&mut self, o: Tally) {
         self.latencies_us.extend(o.latencies_us);
+        self.with_entry_us.extend(o.with_entry_us);
+        self.without_entry_us.extend(o.without_entry_us);
+        self.refused_with_entry += o.refused_with_entry;
+        self.refused_without_entry += o.refused_without_entry;
+        for (k, v) in o.after_first {
+            *self.after_first.entry(k).or_default() += v;
+        }
+        self.ages_ms.extend(o.ages_ms);
+        self.stale_revalidate += o.stale_revalidate;
         for (k, v) in o.statuses {
             *self.statuses.entry(k).or_default() += v;
         }
@@ -174,25 +228,61 @@ impl Tally {
         self.ids.extend(o.ids);
     }
 
-    /// Sorts cache outcomes: `fwd=stale` first (a stale answer is a 200),
-    /// then refusals (503 or `detail=busy`), collapsed, hit, miss.
-    fn classify(&mut self, status: u16, cache_status: Option<&[u8]>) {
+    /// Sorts cache outcomes: stale first (`fwd=stale`, or a hit with
+    /// `detail=stale-while-revalidate`: a stale answer is a 200), then
+    /// refusals (503 or `detail=busy`), collapsed, hit, miss. Returns the class.
+    fn classify(&mut self, status: u16, cache_status: Option<&[u8]>) -> &'static str {
         let cs = cache_status
             .map(|v| String::from_utf8_lossy(v).to_ascii_lowercase())
             .unwrap_or_default();
         if cs.contains("fwd=stale") {
             self.stale += 1;
+            "stale"
+        } else if cs.contains("stale-while-revalidate") {
+            self.stale += 1;
+            self.stale_revalidate += 1;
+            "stale"
         } else if status == 503 || cs.contains("detail=busy") {
             self.refused += 1;
+            "refused"
         } else if cs.contains("collapsed") {
             self.collapsed += 1;
+            "collapsed"
         } else if cs.split(';').any(|t| t.trim() == "hit") {
             self.hit += 1;
+            "hit"
         } else if cs.contains("miss") {
             self.miss += 1;
+            "miss"
         } else {
             self.none += 1;
+            "none"
         }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// The age of an answer's data in milliseconds, and the earliest instant
+/// (Unix ms) it can have been stored, from whole-second readings: `Age: n`
+/// means n to n+1 s (midpoint n + 0.5 s); a `Date` is the upstream's clock
+/// truncated to the second, so the data is (now - Date) - 0.5 s old on
+/// average. `None` when the header is missing or unreadable.
+fn age_ms(from_date: bool, headers: &http::HeaderMap, received_unix_ms: f64) -> Option<(f64, f64)> {
+    if from_date {
+        let date = headers.get(DATE)?.to_str().ok()?;
+        let t = httpdate::parse_http_date(date).ok()?;
+        let date_ms = t.duration_since(UNIX_EPOCH).ok()?.as_secs_f64() * 1000.0;
+        let age = (received_unix_ms - date_ms - 500.0).max(0.0);
+        Some((age, date_ms))
+    } else {
+        let n: f64 = headers.get(AGE)?.to_str().ok()?.parse().ok()?;
+        Some((n * 1000.0 + 500.0, received_unix_ms - (n + 1.0) * 1000.0))
     }
 }
 
@@ -214,6 +304,34 @@ fn main() {
     println!("{summary}");
 }
 
+fn percentiles(sorted: &[u32]) -> serde_json::Value {
+    serde_json::json!({
+        "count": sorted.len(),
+        "p50": percentile(sorted, 50.0),
+        "p90": percentile(sorted, 90.0),
+        "p99": percentile(sorted, 99.0),
+        "p999": percentile(sorted, 99.9),
+        "max": percentile(sorted, 100.0),
+    })
+}
+
+/// What every caller task shares.
+struct Plan {
+    uris: Vec<Uri>,
+    bodies: Vec<Bytes>,
+    method: Method,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    picker: Picker,
+    from_date: bool,
+    /// Window (ms) past an entry's stored-at within which it is still
+    /// answered at once (TTL + stale-while-revalidate).
+    window_ms: f64,
+    /// Per id: the Unix ms until which an entry is known to be within its
+    /// window (0: none known), and when (Unix ms) it was first answered.
+    entry_until: Vec<AtomicU64>,
+    first_answer: Vec<AtomicU64>,
+}
+
 async fn run(args: Args) -> serde_json::Value {
     let target: Uri = args.target.parse().expect("--target is a URL");
     let host = target.host().unwrap_or_default();
@@ -221,28 +339,56 @@ async fn run(args: Args) -> serde_json::Value {
         host == "localhost" || host.starts_with("127.") || host == "[::1]" || host == "::1",
         "--target must be a loopback address, not {host}"
     );
-    let uris: Arc<Vec<Uri>> = Arc::new(
-        (0..args.ids)
-            .map(|i| {
-                format!("{}{}", args.target, args.first_id + i)
-                    .parse()
-                    .expect("target + id is a URI")
-            })
+    let n = usize::try_from(args.ids).expect("--ids fits in memory");
+    let ids = (0..args.ids).map(|i| args.first_id + i);
+    let uris = ids
+        .clone()
+        .map(|id| {
+            format!("{}{}{}", args.target, id, args.suffix)
+                .parse()
+                .expect("target + id + suffix is a URI")
+        })
+        .collect();
+    let bodies = match &args.body {
+        Some(b) => ids
+            .map(|id| Bytes::from(b.replace("{id}", &id.to_string())))
             .collect(),
-    );
+        None => Vec::new(),
+    };
+    let headers = args
+        .headers
+        .iter()
+        .map(|h| {
+            let (k, v) = h.split_once(':').expect("--header is 'name: value'");
+            (
+                HeaderName::from_bytes(k.trim().as_bytes()).expect("header name"),
+                HeaderValue::from_str(v.trim()).expect("header value"),
+            )
+        })
+        .collect();
+    let plan = Arc::new(Plan {
+        uris,
+        bodies,
+        method: Method::from_bytes(args.method.as_bytes()).expect("--method"),
+        headers,
+        picker: Picker::new(&args),
+        from_date: args.age_from == "date",
+        window_ms: (args.ttl_s + args.swr_s) * 1000.0,
+        entry_until: (0..n).map(|_| AtomicU64::new(0)).collect(),
+        first_answer: (0..n).map(|_| AtomicU64::new(0)).collect(),
+    });
     let max_requests = args.requests.unwrap_or(match args.dist {
         Dist::Sequential => args.ids,
         _ => 50_000_000,
     });
     let mut http = HttpConnector::new();
     http.set_nodelay(true);
-    let client: Client<HttpConnector, Empty<Bytes>> = Client::builder(TokioExecutor::new())
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(args.concurrency)
         .build(http);
 
-    let picker = Arc::new(Picker::new(&args));
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(args.duration_s);
@@ -252,8 +398,7 @@ async fn run(args: Args) -> serde_json::Value {
     let mut tasks = Vec::with_capacity(args.concurrency);
     for caller in 0..args.concurrency {
         let client = client.clone();
-        let uris = Arc::clone(&uris);
-        let picker = Arc::clone(&picker);
+        let plan = Arc::clone(&plan);
         let issued = Arc::clone(&issued);
         let mut rng = XorShift::new(args.seed.wrapping_add(caller as u64 * 0x9E37_79B9));
         tasks.push(tokio::spawn(async move {
@@ -267,11 +412,23 @@ async fn run(args: Args) -> serde_json::Value {
                 if seq >= max_requests {
                     break;
                 }
-                let idx = picker.pick(&mut rng, seq);
-                t.ids.insert(idx);
-                let req = Request::get(uris[idx as usize].clone())
-                    .body(Empty::<Bytes>::new())
-                    .expect("request");
+                let idx = plan.picker.pick(&mut rng, seq) as usize;
+                t.ids.insert(idx as u64);
+                let sent_unix = unix_ms();
+                let had_entry = (sent_unix as u64) < plan.entry_until[idx].load(Ordering::Relaxed);
+                let answered_before = plan.first_answer[idx].load(Ordering::Relaxed);
+                let after_first = answered_before != 0 && answered_before <= sent_unix as u64;
+                let body = plan.bodies.get(idx).cloned().unwrap_or_default();
+                let mut req = Request::builder()
+                    .method(plan.method.clone())
+                    .uri(plan.uris[idx].clone());
+                for (k, v) in &plan.headers {
+                    req = req.header(k, v);
+                }
+                if !body.is_empty() {
+                    req = req.header(CONTENT_TYPE, "application/json");
+                }
+                let req = req.body(Full::new(body)).expect("request");
                 let exchange = async {
                     let resp = client.request(req).await?;
                     let status = resp.status().as_u16();
@@ -279,17 +436,41 @@ async fn run(args: Args) -> serde_json::Value {
                         .headers()
                         .get(&CACHE_STATUS)
                         .map(|v| v.as_bytes().to_vec());
+                    let age = age_ms(plan.from_date, resp.headers(), unix_ms());
                     let body = resp.into_body().collect().await?.to_bytes();
-                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, cs, body.len()))
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>((status, cs, age, body.len()))
                 };
                 // A run ends at most one request timeout past its deadline.
                 match tokio::time::timeout(timeout, exchange).await {
-                    Ok(Ok((status, cs, len))) => {
+                    Ok(Ok((status, cs, age, len))) => {
                         let us = now.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                         t.latencies_us.push(us);
                         *t.statuses.entry(status).or_default() += 1;
-                        t.classify(status, cs.as_deref());
+                        let class = t.classify(status, cs.as_deref());
                         t.body_bytes += len as u64;
+                        if had_entry {
+                            t.with_entry_us.push(us);
+                            t.refused_with_entry += u64::from(class == "refused");
+                        } else {
+                            t.without_entry_us.push(us);
+                            t.refused_without_entry += u64::from(class == "refused");
+                        }
+                        if after_first {
+                            *t.after_first.entry(class).or_default() += 1;
+                        }
+                        if status == 200 {
+                            if let Some((age, stored_at)) = age {
+                                t.ages_ms.push(age.min(f64::from(u32::MAX)) as u32);
+                                let until = (stored_at + plan.window_ms) as u64;
+                                plan.entry_until[idx].fetch_max(until, Ordering::Relaxed);
+                            }
+                            let _ = plan.first_answer[idx].compare_exchange(
+                                0,
+                                unix_ms() as u64,
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                        }
                     }
                     Ok(Err(_)) => t.transport_errors += 1,
                     Err(_) => t.timeouts += 1,
@@ -310,6 +491,9 @@ async fn run(args: Args) -> serde_json::Value {
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.latencies_us.sort_unstable();
+    all.with_entry_us.sort_unstable();
+    all.without_entry_us.sort_unstable();
+    all.ages_ms.sort_unstable();
     let lat = &all.latencies_us;
     let answered = lat.len() as u64;
     let mean = if lat.is_empty() {
@@ -317,9 +501,25 @@ async fn run(args: Args) -> serde_json::Value {
     } else {
         lat.iter().map(|v| u64::from(*v)).sum::<u64>() as f64 / lat.len() as f64 / 1000.0
     };
+    let ages = &all.ages_ms;
+    let age_s = |p: f64| {
+        if ages.is_empty() {
+            0.0
+        } else {
+            let rank = ((p / 100.0) * ages.len() as f64).ceil() as usize;
+            f64::from(ages[rank.clamp(1, ages.len()) - 1]) / 1000.0
+        }
+    };
+    let age_mean = if ages.is_empty() {
+        0.0
+    } else {
+        ages.iter().map(|v| u64::from(*v)).sum::<u64>() as f64 / ages.len() as f64 / 1000.0
+    };
     serde_json::json!({
         "label": args.label,
         "target": args.target,
+        "suffix": args.suffix,
+        "method": args.method,
         "dist": format!("{:?}", args.dist).to_lowercase(),
         "zipf_s": args.zipf_s,
         "ids": args.ids,
@@ -337,6 +537,7 @@ async fn run(args: Args) -> serde_json::Value {
             "miss": all.miss,
             "collapsed": all.collapsed,
             "stale": all.stale,
+            "stale_revalidate": all.stale_revalidate,
             "refused": all.refused,
             "none": all.none,
         },
@@ -350,6 +551,24 @@ async fn run(args: Args) -> serde_json::Value {
             "p99": percentile(lat, 99.0),
             "p999": percentile(lat, 99.9),
             "max": percentile(lat, 100.0),
+        },
+        "with_entry": {
+            "window_s": args.ttl_s + args.swr_s,
+            "latency_ms": percentiles(&all.with_entry_us),
+            "refused": all.refused_with_entry,
+        },
+        "without_entry": {
+            "latency_ms": percentiles(&all.without_entry_us),
+            "refused": all.refused_without_entry,
+        },
+        "after_first_answer": all.after_first,
+        "age_s": {
+            "from": args.age_from,
+            "count": ages.len(),
+            "mean": age_mean,
+            "p50": age_s(50.0),
+            "p99": age_s(99.0),
+            "max": age_s(100.0),
         },
     })
 }

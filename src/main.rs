@@ -11,6 +11,18 @@ use altur_gateway::secret::{self, ApiKey, KeySource};
 use altur_gateway::{StartError, server, telemetry};
 use clap::{Parser, Subcommand};
 
+/// jemalloc (the default feature) keeps RSS near what the cache holds as it
+/// evicts; glibc's malloc keeps the memory of evicted entries (see README,
+/// Configuration: `cache.max_bytes`). `--no-default-features` builds with
+/// the system allocator, `--features mimalloc` with mimalloc.
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "altur-gateway",

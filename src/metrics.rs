@@ -247,7 +247,7 @@ impl Metrics {
         let cache_bytes = gauge(
             &mut r,
             "cache_bytes",
-            "Bytes charged to the cache (key plus body)",
+            "Bytes charged to the cache: key, body and a fixed per-entry overhead (the unit of cache.max_bytes)",
         );
         let stale_served = reg(
             &mut r,

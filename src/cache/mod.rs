@@ -71,38 +71,127 @@ impl Heat {
 }
 
 /// What upstream answered, as far as the gateway keeps it.
+///
+/// Laid out for memory (one `Arc<Entry>` per cached answer, 104 bytes):
+/// expiry as offsets from `stored_at`, the content type as a shared value
+/// (see [`ContentType`]). Every field costs every entry.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub status: StatusCode,
-    pub content_type: Option<HeaderValue>,
     pub body: Bytes,
     /// When the request that brought it was sent.
     pub stored_at: Instant,
-    pub fresh_until: Instant,
-    /// Past this the entry may not even be served stale.
-    pub stale_until: Instant,
+    /// Fresh until `stored_at` + this, then servable stale for `stale_ns`
+    /// more (nanoseconds: up to 584 years, far past any TTL a setting allows).
+    fresh_ns: u64,
+    stale_ns: u64,
     /// The epoch of that send (see [`invalidate`]).
     pub sent_epoch: u64,
     /// A list page's shared cell: invalidating the list drops the page.
     pub list_fence: Option<ListFence>,
+    content_type: Option<ContentType>,
+    pub status: StatusCode,
     pub heat: Heat,
 }
 
+/// An upstream `Content-Type`, kept without a copy of its own when it is a
+/// common one: Altur answers `application/json` (every cached read), and a
+/// `HeaderValue` made from a static string is cloned without allocating,
+/// where a copied one costs two heap blocks per entry (the copy, then the
+/// shared header of its first clone).
+#[derive(Debug, Clone)]
+enum ContentType {
+    Static(&'static HeaderValue),
+    Other(Box<HeaderValue>),
+}
+
+/// Content types that cost an entry nothing.
+static COMMON_CONTENT_TYPES: [HeaderValue; 4] = [
+    HeaderValue::from_static("application/json"),
+    HeaderValue::from_static("application/json; charset=utf-8"),
+    HeaderValue::from_static("application/json;charset=utf-8"),
+    HeaderValue::from_static("audio/mpeg"),
+];
+
+impl ContentType {
+    fn new(v: &HeaderValue) -> ContentType {
+        let b = v.as_bytes();
+        match COMMON_CONTENT_TYPES.iter().find(|c| c.as_bytes() == b) {
+            Some(c) => ContentType::Static(c),
+            // Its own copy: a value parsed from a response shares the
+            // connection's read buffer, which it would keep alive.
+            None => ContentType::Other(Box::new(
+                HeaderValue::from_bytes(b).unwrap_or_else(|_| HeaderValue::from_static("")),
+            )),
+        }
+    }
+
+    fn value(&self) -> HeaderValue {
+        match self {
+            ContentType::Static(v) => HeaderValue::clone(v),
+            ContentType::Other(v) => HeaderValue::clone(v),
+        }
+    }
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
 impl Entry {
+    /// An entry stored at `stored_at`, fresh for `fresh`, then servable
+    /// stale for `stale`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        status: StatusCode,
+        content_type: Option<&HeaderValue>,
+        body: Bytes,
+        stored_at: Instant,
+        fresh: Duration,
+        stale: Duration,
+        sent_epoch: u64,
+        list_fence: Option<ListFence>,
+    ) -> Entry {
+        Entry {
+            body,
+            stored_at,
+            fresh_ns: nanos(fresh),
+            stale_ns: nanos(stale),
+            sent_epoch,
+            list_fence,
+            content_type: content_type.map(ContentType::new),
+            status,
+            heat: Heat::default(),
+        }
+    }
+
     /// An upstream answer that is relayed but not stored.
     pub fn transient(status: StatusCode, content_type: Option<HeaderValue>, body: Bytes) -> Entry {
         let now = Instant::now();
-        Entry {
+        Entry::new(
             status,
-            content_type,
+            content_type.as_ref(),
             body,
-            stored_at: now,
-            fresh_until: now,
-            stale_until: now,
-            sent_epoch: 0,
-            list_fence: None,
-            heat: Heat::default(),
-        }
+            now,
+            Duration::ZERO,
+            Duration::ZERO,
+            0,
+            None,
+        )
+    }
+
+    /// The upstream's `Content-Type`, if it sent one.
+    pub fn content_type(&self) -> Option<HeaderValue> {
+        self.content_type.as_ref().map(ContentType::value)
+    }
+
+    /// Fresh until then.
+    pub fn fresh_until(&self) -> Instant {
+        self.stored_at + Duration::from_nanos(self.fresh_ns)
+    }
+
+    /// Past this the entry may not even be served stale.
+    pub fn stale_until(&self) -> Instant {
+        self.fresh_until() + Duration::from_nanos(self.stale_ns)
     }
 
     /// Not dropped by an invalidation since it was fetched.
@@ -142,7 +231,11 @@ impl moka::Expiry<CacheKey, Arc<Entry>> for ExpireAfterStale {
     ) -> Option<Duration> {
         // From now, not from stored-at: an entry from the shared cache arrives
         // already aged. (tokio's clock, like the entries, so paused tests agree.)
-        Some(value.stale_until.saturating_duration_since(Instant::now()))
+        Some(
+            value
+                .stale_until()
+                .saturating_duration_since(Instant::now()),
+        )
     }
 
     fn expire_after_update(
@@ -156,9 +249,23 @@ impl moka::Expiry<CacheKey, Arc<Entry>> for ExpireAfterStale {
     }
 }
 
-/// Bytes an entry is charged: key (the canonical upstream target) plus body.
+/// What an entry costs the process beyond its key and body bytes, counted
+/// in its weight so that `cache.max_bytes` bounds the memory the cache
+/// takes, not only what it stores. Measured (`cargo run --release --example
+/// cache-memory`, heap blocks as the allocator sizes them): moka's own
+/// bookkeeping (7 blocks: its entry, entry info, key wrapper, deque and
+/// timer-wheel nodes, hash-table bucket; 373 B), the `Arc<Entry>` (128 B),
+/// the key's `Arc<str>` block (48 B for `/campaigns/{id}`) and the body's
+/// shared header, made by its first clone (32 B): 581 B; plus the body's
+/// rounding up to the allocator's block size, and moka's frequency sketch
+/// (8 B per entry once the cache is half full). See README, Configuration:
+/// `cache.max_bytes`.
+pub const ENTRY_OVERHEAD_BYTES: usize = 640;
+
+/// Bytes an entry is charged: key (the canonical upstream target), body,
+/// and [`ENTRY_OVERHEAD_BYTES`].
 fn weight(key: &CacheKey, entry: &Arc<Entry>) -> u32 {
-    u32::try_from(key.len() + entry.body.len()).unwrap_or(u32::MAX)
+    u32::try_from(key.len() + entry.body.len() + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
 }
 
 impl Cache {
@@ -175,8 +282,8 @@ impl Cache {
     pub fn lookup(&self, key: &str, now: Instant) -> Lookup {
         match self.inner.get(key) {
             Some(e) if !e.valid() => Lookup::Miss,
-            Some(e) if now < e.fresh_until => Lookup::Fresh(e),
-            Some(e) if now < e.stale_until => Lookup::Stale(e),
+            Some(e) if now < e.fresh_until() => Lookup::Fresh(e),
+            Some(e) if now < e.stale_until() => Lookup::Stale(e),
             _ => Lookup::Miss,
         }
     }
@@ -204,25 +311,22 @@ impl Cache {
         };
         // Own copies: the body and header arrive as slices of the upstream
         // connection's read buffer, and a slice keeps that whole buffer
-        // (kilobytes) alive for as long as the entry is cached.
-        let ct = content_type
-            .as_ref()
-            .and_then(|v| HeaderValue::from_bytes(v.as_bytes()).ok());
+        // (kilobytes) alive for as long as the entry is cached. (A common
+        // content type is not copied at all: see `ContentType`.)
         let owned = Bytes::copy_from_slice(&body);
         let stored = self
             .fences
             .store_unless_fenced(key.path(), sent.epoch, list, |list_fence| {
-                let entry = Arc::new(Entry {
+                let entry = Arc::new(Entry::new(
                     status,
-                    content_type: ct,
-                    body: owned,
-                    stored_at: sent.at,
-                    fresh_until: sent.at + ttl,
-                    stale_until: sent.at + ttl + stale,
-                    sent_epoch: sent.epoch,
+                    content_type.as_ref(),
+                    owned,
+                    sent.at,
+                    ttl,
+                    stale,
+                    sent.epoch,
                     list_fence,
-                    heat: Heat::default(),
-                });
+                ));
                 self.inner.insert(key.clone(), Arc::clone(&entry));
                 entry
             });
@@ -272,7 +376,8 @@ impl Cache {
             .invalidate(groups, |group| self.inner.invalidate(group));
     }
 
-    /// Number of entries and bytes charged (after pending maintenance).
+    /// Number of entries and bytes charged, [`ENTRY_OVERHEAD_BYTES`] each
+    /// included (after pending maintenance).
     pub fn usage(&self) -> (u64, u64) {
         self.inner.run_pending_tasks();
         (self.inner.entry_count(), self.inner.weighted_size())
@@ -282,6 +387,52 @@ impl Cache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_keeps_its_content_type_and_expiry_in_little_room() {
+        let t = Instant::now();
+        let json = HeaderValue::from_static("application/json");
+        let e = Entry::new(
+            StatusCode::OK,
+            Some(&HeaderValue::from_bytes(b"application/json").unwrap()),
+            Bytes::from_static(b"{}"),
+            t,
+            Duration::from_secs(30),
+            Duration::from_millis(300_001),
+            1,
+            None,
+        );
+        assert_eq!(e.content_type(), Some(json));
+        assert!(matches!(e.content_type, Some(ContentType::Static(_))));
+        assert_eq!(e.fresh_until(), t + Duration::from_secs(30));
+        assert_eq!(
+            e.stale_until(),
+            t + Duration::from_secs(30) + Duration::from_millis(300_001)
+        );
+        let html = HeaderValue::from_static("text/html; charset=x");
+        let other = Entry::transient(StatusCode::BAD_GATEWAY, Some(html.clone()), Bytes::new());
+        assert_eq!(other.content_type(), Some(html));
+        assert_eq!(other.fresh_until(), other.stored_at);
+        let none = Entry::transient(StatusCode::OK, None, Bytes::new());
+        assert_eq!(none.content_type(), None);
+        // Every cached answer pays for every field (see the layout note).
+        assert!(
+            std::mem::size_of::<Entry>() <= 104,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
+    }
+
+    #[test]
+    fn an_entry_weighs_its_key_body_and_overhead() {
+        let key = CacheKey::new("/campaigns/7");
+        let e = Arc::new(Entry::transient(
+            StatusCode::OK,
+            None,
+            Bytes::from_static(b"0123456789"),
+        ));
+        assert_eq!(weight(&key, &e) as usize, 12 + 10 + ENTRY_OVERHEAD_BYTES);
+    }
 
     #[test]
     fn a_stored_entry_does_not_keep_the_read_buffer_alive() {

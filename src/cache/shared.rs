@@ -242,30 +242,23 @@ impl SharedCache {
             return SharedLookup::Miss;
         };
         let now = Instant::now();
-        // Bounded by the policy, so these cannot overflow; checked anyway.
-        let Some((stored_at, fresh_until, stale_until)) =
-            now.checked_sub(stored.age).and_then(|at| {
-                let fresh = at.checked_add(stored.fresh)?;
-                Some((at, fresh, fresh.checked_add(stored.stale)?))
-            })
-        else {
+        let Some(stored_at) = now.checked_sub(stored.age) else {
             return SharedLookup::Miss;
         };
-        let entry = Entry {
-            status: stored.status,
-            content_type: stored.content_type,
-            body: stored.body,
+        // Epoch and list cell are set when it is kept in the first level.
+        let entry = Entry::new(
+            stored.status,
+            stored.content_type.as_ref(),
+            stored.body,
             stored_at,
-            fresh_until,
-            stale_until,
-            // Set when it is kept in the first level.
-            sent_epoch: 0,
-            list_fence: None,
-            heat: super::Heat::default(),
-        };
-        if now < entry.fresh_until {
+            stored.fresh,
+            stored.stale,
+            0,
+            None,
+        );
+        if now < entry.fresh_until() {
             SharedLookup::Fresh(entry)
-        } else if now < entry.stale_until {
+        } else if now < entry.stale_until() {
             SharedLookup::Stale(entry)
         } else {
             SharedLookup::Miss
@@ -276,13 +269,14 @@ impl SharedCache {
     pub async fn put(&self, key: &CacheKey, entry: &Entry) {
         let now = Instant::now();
         let age = now.saturating_duration_since(entry.stored_at);
-        let fresh = entry.fresh_until.saturating_duration_since(entry.stored_at);
+        let fresh = entry
+            .fresh_until()
+            .saturating_duration_since(entry.stored_at);
         let stale = entry
-            .stale_until
-            .saturating_duration_since(entry.fresh_until);
+            .stale_until()
+            .saturating_duration_since(entry.fresh_until());
         let ct = entry
-            .content_type
-            .as_ref()
+            .content_type()
             .map(|v| v.as_bytes().to_vec())
             .unwrap_or_default();
         let mut conn = self.conn.clone();

@@ -35,7 +35,7 @@ impl Gateway {
                 let hot = e.heat.read();
                 if policy.refresh_ahead
                     && hot
-                    && now + policy.ahead() >= e.fresh_until
+                    && now + policy.ahead() >= e.fresh_until()
                     && e.heat.claim_refresh()
                 {
                     self.refresh(key, route, Trigger::Ahead, &e);
@@ -45,7 +45,7 @@ impl Gateway {
             }
             Lookup::Stale(e)
                 if e.status == StatusCode::OK
-                    && now < e.fresh_until + policy.stale_while_revalidate =>
+                    && now < e.fresh_until() + policy.stale_while_revalidate =>
             {
                 if e.heat.claim_refresh() {
                     self.refresh(key, route, Trigger::Revalidate, &e);

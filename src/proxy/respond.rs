@@ -44,8 +44,8 @@ pub fn entry_response(
     *resp.status_mut() = entry.status;
     let h = resp.headers_mut();
     h.reserve(6);
-    if let Some(ct) = &entry.content_type {
-        h.insert(CONTENT_TYPE, ct.clone());
+    if let Some(ct) = entry.content_type() {
+        h.insert(CONTENT_TYPE, ct);
     }
     if head {
         h.insert(CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
