@@ -24,7 +24,9 @@
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
 //! - [`health`] — readiness.
-//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`].
+//! - [`config`] — settings, layered and validated; [`telemetry`] (logs, and
+//!   spans over OTLP) and [`metrics`]; [`trace_context`], the caller's W3C
+//!   `traceparent`.
 //! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
 #![forbid(unsafe_code)]
 
@@ -50,6 +52,7 @@ pub mod secret;
 pub mod server;
 pub mod sim;
 pub mod telemetry;
+pub mod trace_context;
 pub mod upstream;
 pub mod watched;
 pub mod webhook;

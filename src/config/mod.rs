@@ -59,6 +59,7 @@ const KNOWN_KEYS: &[&str] = &[
     "server.idle_timeout_ms",
     "server.max_connections",
     "log.format",
+    "telemetry.otlp_endpoint",
 ];
 
 /// A configuration problem; the message names the key and is one line.
@@ -94,6 +95,8 @@ pub struct Settings {
     pub webhook_secret_file: Option<PathBuf>,
     pub server: ServerSettings,
     pub log: LogFormat,
+    /// `telemetry.otlp_endpoint`: where to export traces; none: no export.
+    pub otlp_endpoint: Option<String>,
     /// What the user wrote, for `check-config`.
     pub raw: RawSettings,
 }

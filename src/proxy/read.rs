@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use http::{Response, StatusCode};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::access::tag;
 use super::respond::{entry_response, error_with_status};
@@ -21,6 +22,7 @@ use crate::outcome::CacheStatus;
 use crate::outcome::Trigger;
 use crate::queue::Lane;
 use crate::routes::RouteId;
+use crate::telemetry::SPANS;
 
 /// What one upstream fetch produced, shared by every caller of the flight.
 #[derive(Debug)]
@@ -130,7 +132,16 @@ impl Gateway {
         };
         let gateway = Arc::clone(self);
         let entry = Arc::clone(entry);
-        tokio::spawn(async move {
+        // Its own trace: no caller waits on it.
+        let span = tracing::info_span!(
+            target: SPANS,
+            parent: None,
+            "refresh",
+            otel.name = "background refresh",
+            http.route = route.as_str(),
+            altur.trigger = trigger.as_str(),
+        );
+        let refresh = async move {
             let who = Who { route, lane };
             let path = key.clone();
             // The ticket is held throughout: nobody else may be waiting, and a
@@ -158,7 +169,8 @@ impl Gateway {
                 result,
                 "background refresh"
             );
-        });
+        };
+        tokio::spawn(refresh.instrument(span));
     }
 
     /// The response for a cache entry fresh at `now`, if there is one.
@@ -203,7 +215,9 @@ impl Gateway {
                 let key = key.clone();
                 // The fetch holds one queue place, in the lane of the caller that started it.
                 let who = Who { route, lane };
-                tokio::spawn(async move { gateway.lead(key, route, who, leader, None).await });
+                // In the request's span: its upstream exchange is a child of it.
+                let lead = async move { gateway.lead(key, route, who, leader, None).await };
+                tokio::spawn(lead.in_current_span());
             }
             // A refresh still queued behind callers now has a caller waiting
             // on it: it moves to that caller's place, in its lane.

@@ -23,5 +23,6 @@ mod redis_server;
 mod reload;
 mod rough_edges;
 mod routing;
+mod traces;
 mod webhook;
 mod writes;
