@@ -228,6 +228,7 @@ impl Fetcher {
             trace_outcome(&span, &result);
             drop(grant);
             self.metrics.upstream_start(who.route, &lane.name);
+            self.metrics.starts.record(started);
             self.metrics
                 .upstream_duration
                 .observe(started.elapsed().as_secs_f64());

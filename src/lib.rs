@@ -23,7 +23,7 @@
 //! - [`reload`] — SIGHUP: every watched file re-read at once.
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
-//! - [`health`] — readiness.
+//! - [`health`] — readiness; [`status`], the live page for people (`/status`).
 //! - [`config`] — settings, layered and validated; [`telemetry`] (logs, and
 //!   spans over OTLP) and [`metrics`]; [`trace_context`], the caller's W3C
 //!   `traceparent`.
@@ -51,6 +51,7 @@ pub mod routes;
 pub mod secret;
 pub mod server;
 pub mod sim;
+pub mod status;
 pub mod telemetry;
 pub mod trace_context;
 pub mod upstream;
@@ -143,6 +144,14 @@ pub fn build(
     let metrics = Arc::new(metrics::Metrics::new());
     let readiness = Arc::new(health::Readiness::default());
     let rl = &settings.rate_limit;
+    let backend = match rl.backend {
+        Backend::Local => "local",
+        Backend::Redis => "redis",
+    };
+    metrics
+        .rate_limit_requests_per_second
+        .get_or_create(&metrics::BackendLabels { backend })
+        .set(i64::from(rl.requests_per_second.get()));
     let budget: Arc<dyn queue::Budget> = match (
         rl.backend,
         rl.redis_url.as_ref().map(redact::SecretUrl::expose),

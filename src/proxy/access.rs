@@ -73,12 +73,13 @@ pub(super) struct Outcome<'a> {
     pub latency: Duration,
 }
 
-/// Liveness, readiness and metrics probes: every few seconds from every
-/// prober, so they log at debug rather than drown the request lines.
+/// Liveness, readiness and metrics probes, and the status page's polling:
+/// every few seconds from every prober (or open page), so they log at debug
+/// rather than drown the request lines.
 fn is_probe(route: RouteLabel) -> bool {
     matches!(
         route,
-        RouteLabel::Local(Local::Healthz | Local::Readyz | Local::Metrics)
+        RouteLabel::Local(Local::Healthz | Local::Readyz | Local::Metrics | Local::StatusJson)
     )
 }
 

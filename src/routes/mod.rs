@@ -35,6 +35,10 @@ pub enum Local {
     Healthz,
     Readyz,
     Metrics,
+    /// `GET /status`: the live page for people.
+    Status,
+    /// `GET /status.json`: what the page polls.
+    StatusJson,
     /// `POST /webhooks/altur`: Altur's webhook.
     Webhook,
 }
@@ -46,6 +50,8 @@ impl Local {
             Local::Healthz => "healthz",
             Local::Readyz => "readyz",
             Local::Metrics => "metrics",
+            Local::Status => "status",
+            Local::StatusJson => "status_json",
             Local::Webhook => "webhook",
         }
     }
@@ -159,6 +165,8 @@ fn local(method: &Method, path: &str) -> Result<Local, Refusal> {
         "/healthz" => Local::Healthz,
         "/readyz" => Local::Readyz,
         "/metrics" => Local::Metrics,
+        "/status" => Local::Status,
+        "/status.json" => Local::StatusJson,
         _ => return Err(Refusal::NotFound),
     };
     // HEAD is served wherever GET is (the SPEC: "GET and HEAD /healthz");
