@@ -104,10 +104,8 @@ pub fn install(format: LogFormat, otlp_endpoint: Option<&str>) -> Telemetry {
         return Telemetry::default();
     }
     if let Some(export) = &export {
-        tracing::info!(
-            endpoint = export.endpoint(),
-            "exporting traces over OTLP/HTTP"
-        );
+        let endpoint = crate::redact::url(export.endpoint());
+        tracing::info!(endpoint = %endpoint, "exporting traces over OTLP/HTTP");
     }
     Telemetry { export }
 }

@@ -288,9 +288,11 @@ fn otlp_endpoint_is_an_http_url_or_none() {
         "http://",
         "not a url",
         "http://c:4318/?x=1",
+        "https://user:s3cr3t@collector:4318",
     ] {
         let e = err_of(&[("ALTUR_GATEWAY__TELEMETRY__OTLP_ENDPOINT", bad)]);
         assert!(e.contains("telemetry.otlp_endpoint"), "{bad}: {e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
     }
     assert!(err_of(&[("ALTUR_GATEWAY__TELEMETRY__SAMPLER", "x")]).contains("telemetry.sampler"));
 }

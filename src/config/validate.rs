@@ -292,6 +292,13 @@ fn validate_otlp_endpoint(s: Option<&str>) -> Result<Option<String>, ConfigError
     if uri.query().is_some() {
         return Err(invalid(KEY, "must not have a query string"));
     }
+    // Never echoed: it may be a password. The exporter would not send it anyway.
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(invalid(
+            KEY,
+            "must not hold credentials; give the collector's auth header in OTEL_EXPORTER_OTLP_HEADERS",
+        ));
+    }
     Ok(Some(s.trim_end_matches('/').to_string()))
 }
 

@@ -41,7 +41,9 @@
   }
 
   function chart(b) {
-    var svg = $("chart"), w = 720, h = 170, top = 12, bottom = 18, left = 28;
+    // Drawn at the element's own size: one unit is one pixel, text unstretched.
+    var svg = $("chart"), top = 12, bottom = 18, left = 28;
+    var w = Math.max(svg.clientWidth || 720, 360), h = Math.max(svg.clientHeight || 170, 120);
     var per = b.per_second, max = Math.max(b.limit, 1);
     per.forEach(function (v) { if (v > max) max = v; });
     svg.textContent = "";
