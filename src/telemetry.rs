@@ -18,7 +18,8 @@
 use std::io::IsTerminal;
 
 use tracing::Metadata;
-use tracing_subscriber::filter::{FilterExt, filter_fn};
+use tracing_subscriber::filter::{FilterExt, LevelFilter, filter_fn};
+use tracing_subscriber::layer::Filter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
@@ -35,13 +36,6 @@ pub const SPANS: &str = "altur_gateway::trace";
 #[derive(Default)]
 pub struct Telemetry {
     export: Option<otlp::Export>,
-}
-
-impl Telemetry {
-    /// True when spans are exported.
-    pub fn exporting(&self) -> bool {
-        self.export.is_some()
-    }
 }
 
 impl Drop for Telemetry {
@@ -62,8 +56,7 @@ pub fn init(format: LogFormat) {
 pub fn install(format: LogFormat, otlp_endpoint: Option<&str>) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    // The log layer sees every event `RUST_LOG` lets through, and no span of ours.
-    let logs_filter = filter.and(filter_fn(|m: &Metadata<'_>| !is_our_span(m)));
+    let logs_filter = logs_filter(filter);
     let fmt = tracing_subscriber::fmt::layer()
         .with_target(true)
         .with_ansi(std::io::stdout().is_terminal() && !no_color);
@@ -87,13 +80,14 @@ pub fn install(format: LogFormat, otlp_endpoint: Option<&str>) -> Telemetry {
         }
     });
     if let Some(export) = &export {
-        // Our spans, and warnings and errors inside them as span events.
+        // Our spans (at INFO), and warnings and errors inside them as span events.
         let wanted = filter_fn(|m: &Metadata<'_>| {
             is_our_span(m)
                 || (m.is_event()
                     && *m.level() <= tracing::Level::WARN
                     && m.target().starts_with("altur_gateway"))
-        });
+        })
+        .with_max_level_hint(LevelFilter::INFO);
         layers.push(export.layer().with_filter(wanted).boxed());
     }
     if tracing_subscriber::registry()
@@ -110,6 +104,15 @@ pub fn install(format: LogFormat, otlp_endpoint: Option<&str>) -> Telemetry {
     Telemetry { export }
 }
 
+/// What the log layer takes: every event and span `RUST_LOG` lets through,
+/// no span of ours. The hint keeps `RUST_LOG`'s level as the global maximum:
+/// without it the combination has none, and every `trace!` in hyper and h2
+/// would cost a callsite check on every request.
+fn logs_filter(env: EnvFilter) -> impl Filter<Registry> {
+    let not_ours = filter_fn(|m: &Metadata<'_>| !is_our_span(m));
+    env.and(not_ours.with_max_level_hint(LevelFilter::TRACE))
+}
+
 fn is_our_span(m: &Metadata<'_>) -> bool {
     m.is_span() && m.target() == SPANS
 }
@@ -124,9 +127,7 @@ mod tests {
     fn our_spans_are_disabled_without_export() {
         let logs = tracing_subscriber::fmt::layer()
             .with_writer(std::io::sink)
-            .with_filter(
-                EnvFilter::new("trace").and(filter_fn(|m: &Metadata<'_>| !is_our_span(m))),
-            );
+            .with_filter(logs_filter(EnvFilter::new("trace")));
         let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs.boxed()];
         let subscriber = tracing_subscriber::registry().with(layers);
         tracing::subscriber::with_default(subscriber, || {
@@ -136,5 +137,18 @@ mod tests {
             assert!(!other.is_disabled(), "other spans are untouched");
             assert!(tracing::enabled!(target: "altur_gateway::access", tracing::Level::INFO));
         });
+    }
+
+    /// `RUST_LOG=warn` stays the global maximum level: `trace!` and `debug!`
+    /// anywhere (hyper's included) are skipped by one static comparison.
+    #[test]
+    fn the_log_level_is_the_global_maximum() {
+        use tracing::Subscriber;
+        let logs = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::sink)
+            .with_filter(logs_filter(EnvFilter::new("warn")));
+        let layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs.boxed()];
+        let subscriber = tracing_subscriber::registry().with(layers);
+        assert_eq!(subscriber.max_level_hint(), Some(LevelFilter::WARN));
     }
 }

@@ -18,7 +18,9 @@ use crate::telemetry::SPANS;
 use crate::trace_context::{TraceId, TraceIds, TraceParent};
 
 /// The request's span and trace id. `want_id`: the access line will be
-/// written, so an id is needed even when the span is disabled.
+/// written, so an id is needed even when the span is disabled. Inlined: on
+/// a hit with export and access lines off it is a level check.
+#[inline]
 pub(super) fn start<B>(req: &Request<B>, ids: &TraceIds, want_id: bool) -> (Span, Option<TraceId>) {
     let span = tracing::info_span!(
         target: SPANS,
@@ -67,6 +69,7 @@ pub(super) fn start<B>(req: &Request<B>, ids: &TraceIds, want_id: bool) -> (Span
 }
 
 /// What the request came to, on its span.
+#[inline]
 pub(super) fn record(span: &Span, request_id: &http::HeaderValue, o: &Outcome<'_>) {
     if span.is_disabled() {
         return;
