@@ -8,13 +8,11 @@ cache fits in the memory limit, ports, paths and selectors line up, every
 config key exists, and the Docker build context holds what the Dockerfile
 copies.
 
-Usage: check_policy.py REPO_ROOT BASE_RENDERED.yaml REDIS_RENDERED.yaml
-(the two YAML files are `kubectl kustomize` output for the base and for the
-base with the redis component). Needs PyYAML; Python 3.11+ for tomllib.
-
-       check_policy.py --smoke PORT ALERTS.yml
-against a gateway serving on 127.0.0.1:PORT: probes answer, and /metrics has
-every metric family the alert rules use.
+Usage: check_policy.py REPO_ROOT BASE.yaml REDIS.yaml MONITORING.yaml
+(the YAML files are `kubectl kustomize` output for the base, and for the base
+with the redis and with the monitoring component). kubernetes-validate has no
+schema for the Prometheus Operator's ServiceMonitor (it only warns), so its
+fields are checked here. Needs PyYAML; Python 3.11+ for tomllib.
 """
 
 from __future__ import annotations
@@ -89,10 +87,21 @@ def flatten(table: dict, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def effective_config(objects: dict, container: dict) -> dict[str, object]:
+def config_map(objects: dict, where: str) -> dict:
+    """The gateway's ConfigMap, made by kustomize's configMapGenerator: its
+    name carries a hash of its contents, so a config change renames it and
+    rolls the pods."""
+    cms = [d for (kind, name), d in objects.items()
+           if kind == "ConfigMap" and re.fullmatch(rf"{NAME}-config-[a-z0-9]{{10}}", name)]
+    check(len(cms) == 1, f"{where} expected one generated ConfigMap {NAME}-config-<hash>, "
+          f"found {[n for k, n in objects if k == 'ConfigMap']}")
+    return cms[0] if cms else {"metadata": {"name": "?"}, "data": {"config.toml": ""}}
+
+
+def effective_config(objects: dict, container: dict, where: str) -> dict[str, object]:
     """The ConfigMap's TOML with the container's ALTUR_GATEWAY__ variables on
     top, as the gateway layers them."""
-    cm = objects[("ConfigMap", f"{NAME}-config")]
+    cm = config_map(objects, where)
     config = flatten(tomllib.loads(cm["data"]["config.toml"]))
     for env in container.get("env", []):
         name = env["name"]
@@ -110,8 +119,8 @@ def check_fleet(objects: dict, variant: str, doc_keys: set[str]) -> None:
     pod = spec["template"]["spec"]
     pod_labels = spec["template"]["metadata"]["labels"]
     (container,) = [c for c in pod["containers"] if c["name"] == NAME]
-    config = effective_config(objects, container)
     where = f"[{variant}]"
+    config = effective_config(objects, container, where)
 
     for key in config:
         check(key in doc_keys, f"{where} config key {key!r} is not in config/default.toml")
@@ -184,12 +193,12 @@ def check_fleet(objects: dict, variant: str, doc_keys: set[str]) -> None:
     if config_mounts:
         vol = volumes[config_mounts[0]["name"]]
         check(
-            vol.get("configMap", {}).get("name") == f"{NAME}-config"
+            vol.get("configMap", {}).get("name") == config_map(objects, where)["metadata"]["name"]
             and config_mounts[0].get("subPath") == "config.toml",
-            f"{where} {CONFIG_PATH} is not the ConfigMap's config.toml",
+            f"{where} {CONFIG_PATH} is not the generated ConfigMap's config.toml",
         )
 
-    # Memory: the cache bound at most half the limit (see configmap.yaml).
+    # Memory: the cache bound at most half the limit (see kubernetes/config.toml).
     limit = memory_bytes(container["resources"]["limits"]["memory"])
     max_bytes = config.get("cache.max_bytes", 268435456)
     check(
@@ -252,6 +261,41 @@ def check_fleet(objects: dict, variant: str, doc_keys: set[str]) -> None:
                 not selects(spec["selector"], redis["spec"]["template"]["metadata"]["labels"]),
                 f"{where} the gateway's selector also matches Redis pods",
             )
+
+
+SERVICE_MONITOR_SPEC = {"selector", "endpoints", "namespaceSelector", "jobLabel", "targetLabels", "podTargetLabels", "sampleLimit"}
+ENDPOINT_KEYS = {"port", "path", "scheme", "interval", "scrapeTimeout", "honorLabels", "relabelings", "metricRelabelings"}
+
+
+def seconds(duration: str) -> float:
+    m = re.fullmatch(r"(\d+)(ms|s|m)", duration)
+    check(m is not None, f"[monitoring] duration {duration!r} is not like 15s")
+    return int(m.group(1)) * {"ms": 0.001, "s": 1, "m": 60}[m.group(2)] if m else 0
+
+
+def check_monitoring(objects: dict) -> None:
+    """The ServiceMonitor scrapes /metrics on a port of the gateway's Service."""
+    sm = objects.get(("ServiceMonitor", NAME))
+    check(sm is not None, "[monitoring] no ServiceMonitor altur-gateway")
+    if sm is None:
+        return
+    check(sm.get("apiVersion") == "monitoring.coreos.com/v1", "[monitoring] apiVersion monitoring.coreos.com/v1")
+    spec = sm["spec"]
+    check(set(spec) <= SERVICE_MONITOR_SPEC, f"[monitoring] unknown ServiceMonitor fields {set(spec) - SERVICE_MONITOR_SPEC}")
+    svc = objects[("Service", NAME)]
+    check(selects(spec["selector"], svc["metadata"]["labels"]), "[monitoring] the selector does not match the gateway's Service")
+    for other, obj in objects.items():
+        if other[0] == "Service" and other != ("Service", NAME):
+            check(not selects(spec["selector"], obj["metadata"].get("labels", {})), f"[monitoring] also selects {other}")
+    ports = {p.get("name") for p in svc["spec"]["ports"]}
+    check(bool(spec.get("endpoints")), "[monitoring] no endpoints")
+    for ep in spec.get("endpoints", []):
+        check(set(ep) <= ENDPOINT_KEYS, f"[monitoring] unknown endpoint fields {set(ep) - ENDPOINT_KEYS}")
+        check(ep.get("port") in ports, f"[monitoring] endpoint port {ep.get('port')!r} is not a Service port {ports}")
+        check(ep.get("path", "/metrics") == "/metrics", "[monitoring] path must be /metrics")
+        check(ep.get("scheme", "http") == "http", "[monitoring] the gateway serves plain HTTP")
+        interval, timeout = seconds(ep.get("interval", "30s")), seconds(ep.get("scrapeTimeout", "10s"))
+        check(timeout < interval, f"[monitoring] scrapeTimeout {timeout}s must be below interval {interval}s")
 
 
 def dockerignore_included(patterns: list[str], path: str) -> bool:
@@ -338,54 +382,8 @@ def check_systemd(root: Path) -> None:
     check(not re.search(r"(?m)^Environment=ALTUR_API_KEY", unit), "[systemd] the key belongs in LoadCredential")
 
 
-def smoke(port: str, rules_path: str) -> int:
-    """Against a gateway serving on 127.0.0.1:port: the probe paths answer 200
-    and /metrics exposes every metric family that the alert rules use."""
-    import time
-    import urllib.error
-    import urllib.request
-
-    def get(path: str) -> tuple[int, str]:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=3) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            get("/healthz")
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                print("smoke: the gateway did not start serving within 10 s", file=sys.stderr)
-                return 1
-            time.sleep(0.1)
-    body = ""
-    for path in ("/healthz", "/readyz", "/metrics"):
-        status, body = get(path)
-        print(f"GET {path}: {status}")
-        check(status == 200, f"[smoke] GET {path} answered {status}: {body[:200]}")
-    families = set(re.findall(r"(?m)^# TYPE (\S+) ", body))
-    # Labelled families appear at their first sample (the rules cover that).
-    first_use = {"altur_gateway_upstream_requests"}
-    rules = Path(rules_path).read_text(encoding="utf-8")
-    for name in sorted(set(re.findall(r"altur_gateway_[a-z_]+", rules))):
-        family = re.sub(r"_(total|bucket|sum|count)$", "", name)
-        check(
-            family in families or family in first_use,
-            f"[smoke] alerts.yml uses {name}, but /metrics has no family {family}",
-        )
-    for e in errors:
-        print(f"check_policy: {e}", file=sys.stderr)
-    return 1 if errors else 0
-
-
 def main() -> int:
-    if sys.argv[1] == "--smoke":
-        return smoke(sys.argv[2], sys.argv[3])
-    root, base, redis = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+    root, base, redis, monitoring = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     default_toml = root / "config" / "default.toml"
     if not default_toml.is_file():
         print(f"check_policy: {default_toml} is missing (the image copies it)", file=sys.stderr)
@@ -393,6 +391,8 @@ def main() -> int:
     doc_keys = documented_keys(default_toml)
     check_fleet(load(base), "base", doc_keys)
     check_fleet(load(redis), "redis", doc_keys)
+    check_fleet(load(monitoring), "monitoring", doc_keys)
+    check_monitoring(load(monitoring))
     check_docker(root)
     check_systemd(root)
     for e in errors:

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::cache::{Fences, Sent};
 use crate::error::UpstreamError;
@@ -16,6 +18,7 @@ use crate::metrics::Metrics;
 use crate::outcome;
 use crate::queue::{Lane, Queue};
 use crate::routes::RouteId;
+use crate::telemetry::SPANS;
 pub use crate::upstream::UpstreamRequest;
 use crate::upstream::{FetchError, Fetched, Upstream};
 
@@ -195,6 +198,22 @@ impl Fetcher {
                 at: started,
                 epoch: self.fences.now(),
             };
+            // A child of the request's span (or the refresh's); disabled,
+            // and free, unless spans are exported.
+            let span = tracing::info_span!(
+                target: SPANS,
+                "upstream",
+                otel.name = "upstream",
+                otel.kind = "client",
+                otel.status_code = Empty,
+                http.request.method = req.method.as_str(),
+                url.path = target,
+                http.route = who.route.as_str(),
+                http.response.status_code = Empty,
+                error.type = Empty,
+                altur.attempt = attempt,
+                altur.queue_wait_ms = grant.waited.as_millis() as u64,
+            );
             let result = self
                 .upstream
                 .send(req, || {
@@ -204,9 +223,12 @@ impl Fetcher {
                         epoch: self.fences.now(),
                     };
                 })
+                .instrument(span.clone())
                 .await;
+            trace_outcome(&span, &result);
             drop(grant);
             self.metrics.upstream_start(who.route, &lane.name);
+            self.metrics.starts.record(started);
             self.metrics
                 .upstream_duration
                 .observe(started.elapsed().as_secs_f64());
@@ -295,5 +317,29 @@ impl Fetcher {
             error: UpstreamError::Unavailable("no attempt made".into()),
             waited,
         }))
+    }
+}
+
+/// The upstream exchange's outcome, on its span.
+fn trace_outcome(span: &tracing::Span, result: &Result<crate::upstream::Fetched, FetchError>) {
+    if span.is_disabled() {
+        return;
+    }
+    match result {
+        Ok(f) => {
+            span.record("http.response.status_code", f.status.as_u16());
+            if f.status.is_server_error() || f.status.as_u16() == 429 {
+                span.record("otel.status_code", "error");
+            }
+        }
+        Err(e) => {
+            let kind = match e {
+                FetchError::Timeout => "timeout",
+                FetchError::Connect(_) => "connect",
+                FetchError::Protocol(_) => "protocol",
+            };
+            span.record("error.type", kind);
+            span.record("otel.status_code", "error");
+        }
     }
 }

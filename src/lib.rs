@@ -23,9 +23,10 @@
 //! - [`reload`] — SIGHUP: every watched file re-read at once.
 //! - [`error`] — errors by side, and the one mapping to status and JSON;
 //!   [`outcome`] — cache and upstream outcomes as log, header and metric words.
-//! - [`health`] — readiness.
-//! - [`config`] — settings, layered and validated; [`telemetry`] and [`metrics`];
-//!   [`toml_error`], a bad TOML file described without echoing it.
+//! - [`health`] — readiness; [`status`], the live page for people (`/status`).
+//! - [`config`] — settings, layered and validated; [`telemetry`] (logs, and
+//!   spans over OTLP) and [`metrics`]; [`trace_context`], the caller's W3C
+//!   `traceparent`; [`toml_error`], a bad TOML file described without echoing it.
 //! - [`sim`] — the simulated Altur API for the demo, tests and benchmarks; [`demo`].
 #![forbid(unsafe_code)]
 
@@ -52,8 +53,10 @@ pub mod routes;
 pub mod secret;
 pub mod server;
 pub mod sim;
+pub mod status;
 pub mod telemetry;
 pub mod toml_error;
+pub mod trace_context;
 pub mod upstream;
 pub mod watched;
 pub mod webhook;
@@ -144,6 +147,14 @@ pub fn build(
     let metrics = Arc::new(metrics::Metrics::new());
     let readiness = Arc::new(health::Readiness::default());
     let rl = &settings.rate_limit;
+    let backend = match rl.backend {
+        Backend::Local => "local",
+        Backend::Redis => "redis",
+    };
+    metrics
+        .rate_limit_requests_per_second
+        .get_or_create(&metrics::BackendLabels { backend })
+        .set(i64::from(rl.requests_per_second.get()));
     let budget: Arc<dyn queue::Budget> = match (rl.backend, rl.redis_url.as_deref()) {
         (Backend::Local, _) => Arc::new(queue::LocalBudget::new(
             rl.requests_per_second.get() as usize,

@@ -54,7 +54,11 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e.into()),
     };
-    telemetry::init(settings.log);
+    // Spans are exported only by a gateway that serves, never by check-config.
+    let serving = !matches!(cli.command, Some(Command::CheckConfig));
+    let endpoint = settings.otlp_endpoint.as_deref().filter(|_| serving);
+    // Dropped at the end of main: flushes the spans still buffered.
+    let _telemetry = telemetry::install(settings.log, endpoint);
 
     match cli.command {
         Some(Command::CheckConfig) => {

@@ -10,7 +10,6 @@
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -20,100 +19,12 @@ use prometheus_client::registry::Registry;
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::routes::RouteId;
 
+mod labels;
 #[cfg(target_os = "linux")]
 pub mod process;
+pub mod starts;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    pub route: &'static str,
-    pub status: u16,
-    pub cache: &'static str,
-    pub caller: Arc<str>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct UpstreamLabels {
-    /// HTTP status, or `error` / `timeout`.
-    pub status: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct StartLabels {
-    pub route: &'static str,
-    pub caller: Arc<str>,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RefusalLabels {
-    pub caller: Arc<str>,
-    /// `queue_full`, `caller_rate_limited`, `unauthenticated`, `forbidden`.
-    pub reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabels {
-    pub kind: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RefreshLabels {
-    /// `revalidate` or `ahead`.
-    pub trigger: &'static str,
-    /// `stored`, `not_stored`, `failed`, `refused`.
-    pub result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WebhookLabels {
-    /// `on_call_end`, `other`, or `unknown` (refused before it was read).
-    pub event: &'static str,
-    /// `ok`, `invalid_signature`, `invalid_json`, `too_large`.
-    pub result: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CauseLabels {
-    /// `write`, `webhook`, `fleet` (another replica's), `lost_channel`.
-    pub cause: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DurationLabels {
-    pub route: &'static str,
-    pub cache: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BuildLabels {
-    pub version: &'static str,
-    pub arch: &'static str,
-    pub os: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CallerLabels {
-    pub caller: Arc<str>,
-}
-
-/// Why a caller was refused: the `reason` label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    QueueFull,
-    CallerRateLimited,
-    Unauthenticated,
-    Forbidden,
-}
-
-impl Refused {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refused::QueueFull => "queue_full",
-            Refused::CallerRateLimited => "caller_rate_limited",
-            Refused::Unauthenticated => "unauthenticated",
-            Refused::Forbidden => "forbidden",
-        }
-    }
-}
+pub use labels::*;
 
 const WAIT_BUCKETS: [f64; 11] = [0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// Downstream latency: hits take tens of microseconds, misses up to the
@@ -158,6 +69,10 @@ pub struct Metrics {
     pub callers_reload_failures: Counter,
     /// 1 while Altur rejects the key (401/403); set at scrape time.
     pub upstream_auth_failing: Gauge,
+    /// `rate_limit.requests_per_second`, labelled with the backend.
+    pub rate_limit_requests_per_second: Family<BackendLabels, Gauge>,
+    /// Upstream starts per second, the last two minutes (the status page).
+    pub starts: starts::StartsRing,
 }
 
 impl Default for Metrics {
@@ -323,6 +238,12 @@ impl Metrics {
             "upstream_auth_failing",
             "1 while Altur rejects the api key (its last answer was 401 or 403); readiness is not failed",
         );
+        let rate_limit_requests_per_second = reg(
+            &mut r,
+            "rate_limit_requests_per_second",
+            "The configured upstream budget (rate_limit.requests_per_second), by backend: local is this replica's own, redis the whole fleet's",
+            Family::<BackendLabels, Gauge>::default(),
+        );
         Metrics {
             registry: r,
             unprefixed,
@@ -349,6 +270,8 @@ impl Metrics {
             callers,
             callers_reload_failures,
             upstream_auth_failing,
+            rate_limit_requests_per_second,
+            starts: starts::StartsRing::new(),
         }
     }
 

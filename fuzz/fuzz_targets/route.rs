@@ -58,7 +58,15 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Ok(Routed::Local(_)) => {
-            assert!(matches!(path, "/healthz" | "/readyz" | "/metrics"));
+            assert!(matches!(
+                path,
+                "/healthz"
+                    | "/readyz"
+                    | "/metrics"
+                    | "/status"
+                    | "/status.json"
+                    | "/webhooks/altur"
+            ));
         }
         Err(
             Refusal::NotFound

@@ -81,6 +81,7 @@ fn key() -> impl Strategy<Value = (String, String)> {
             ("cache.routes.recording", "ttl_seconds"), ("cache.routes.calls", "ttl_seconds"),
             ("callers", "file"), ("callers", "anonymous_scopes"), ("server", "header_timeout_ms"),
             ("server", "idle_timeout_ms"), ("server", "max_connections"), ("log", "format"),
+            ("telemetry", "otlp_endpoint"),
             ("cache", "bogus"), ("nope", "x"),
         ])
         .prop_map(|(s, k)| (s.to_string(), k.to_string())),

@@ -71,6 +71,8 @@ pub struct Settings {
     pub webhook_secret_file: Option<PathBuf>,
     pub server: ServerSettings,
     pub log: LogFormat,
+    /// `telemetry.otlp_endpoint`: where to export traces; none: no export.
+    pub otlp_endpoint: Option<String>,
     /// What the user wrote, for `check-config`.
     pub raw: RawSettings,
 }

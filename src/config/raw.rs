@@ -19,6 +19,8 @@ pub struct RawSettings {
     pub webhook: RawWebhook,
     pub server: RawServer,
     pub log: RawLog,
+    #[serde(default)]
+    pub telemetry: RawTelemetry,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -99,4 +101,12 @@ pub struct RawServer {
 #[serde(deny_unknown_fields)]
 pub struct RawLog {
     pub format: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTelemetry {
+    /// OTLP/HTTP endpoint (`/v1/traces` is appended); none: no export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
 }

@@ -53,6 +53,7 @@ const SECTIONS: &[&str] = &[
     "webhook",
     "server",
     "log",
+    "telemetry",
 ];
 
 /// Every key a user may set, but `cache.routes.<route>.*` ([`ROUTE_KEYS`]).
@@ -84,6 +85,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("server.idle_timeout_ms", I64),
     ("server.max_connections", I64),
     ("log.format", Kind::Str),
+    ("telemetry.otlp_endpoint", Kind::Str),
 ];
 
 /// The keys of one `cache.routes.<route>` table.

@@ -263,3 +263,36 @@ fn server_limits_are_validated() {
         assert!(e.contains(needle), "{k}={v}: {e}");
     }
 }
+
+#[test]
+fn otlp_endpoint_is_an_http_url_or_none() {
+    let s = Settings::load_from(None, env(&[])).expect("defaults");
+    assert_eq!(s.otlp_endpoint, None, "no export by default");
+    let s = Settings::load_from(
+        None,
+        env(&[(
+            "ALTUR_GATEWAY__TELEMETRY__OTLP_ENDPOINT",
+            "http://127.0.0.1:4318/",
+        )]),
+    )
+    .expect("valid");
+    assert_eq!(s.otlp_endpoint.as_deref(), Some("http://127.0.0.1:4318"));
+    let s = Settings::load_from(
+        None,
+        env(&[("ALTUR_GATEWAY__TELEMETRY__OTLP_ENDPOINT", "")]),
+    )
+    .expect("empty is none");
+    assert_eq!(s.otlp_endpoint, None);
+    for bad in [
+        "grpc://collector:4317",
+        "http://",
+        "not a url",
+        "http://c:4318/?x=1",
+        "https://user:s3cr3t@collector:4318",
+    ] {
+        let e = err_of(&[("ALTUR_GATEWAY__TELEMETRY__OTLP_ENDPOINT", bad)]);
+        assert!(e.contains("telemetry.otlp_endpoint"), "{bad}: {e}");
+        assert!(!e.contains("s3cr3t"), "{e}");
+    }
+    assert!(err_of(&[("ALTUR_GATEWAY__TELEMETRY__SAMPLER", "x")]).contains("telemetry.sampler"));
+}

@@ -149,6 +149,7 @@ impl RawSettings {
                 .map_err(|e| invalid("callers.anonymous_scopes", e))?,
             },
             log,
+            otlp_endpoint: validate_otlp_endpoint(self.telemetry.otlp_endpoint.as_deref())?,
             raw: self,
         })
     }
@@ -281,6 +282,37 @@ fn validate_base_url(s: &str) -> Result<String, ConfigError> {
         return Err(invalid(KEY, "must not have a query string"));
     }
     Ok(s.trim_end_matches('/').to_string())
+}
+
+/// An `http://` or `https://` URL with a host, no query: the OTLP/HTTP
+/// collector, to which `/v1/traces` is appended. Empty (an environment
+/// variable set to nothing) means none.
+fn validate_otlp_endpoint(s: Option<&str>) -> Result<Option<String>, ConfigError> {
+    const KEY: &str = "telemetry.otlp_endpoint";
+    let Some(s) = s.map(str::trim).filter(|s| !s.is_empty()) else {
+        return Ok(None);
+    };
+    let uri: http::Uri = s.parse().map_err(|_| invalid(KEY, "not a valid URL"))?;
+    if !matches!(uri.scheme_str(), Some("http") | Some("https")) {
+        return Err(invalid(
+            KEY,
+            "expected an OTLP/HTTP URL such as http://127.0.0.1:4318",
+        ));
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid(KEY, "has no host"));
+    }
+    if uri.query().is_some() {
+        return Err(invalid(KEY, "must not have a query string"));
+    }
+    // Never echoed: it may be a password. The exporter would not send it anyway.
+    if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        return Err(invalid(
+            KEY,
+            "must not hold credentials; give the collector's auth header in OTEL_EXPORTER_OTLP_HEADERS",
+        ));
+    }
+    Ok(Some(s.trim_end_matches('/').to_string()))
 }
 
 fn checked_redis_url(

@@ -12,6 +12,7 @@ use super::{Body, Done, Gateway};
 use crate::auth::callers::Caller;
 use crate::outcome::{CacheStatus, RouteLabel};
 use crate::routes::Local;
+use crate::trace_context::TraceId;
 
 /// The status logged for a caller that hung up before its answer, as nginx does.
 pub const HUNG_UP: u16 = 499;
@@ -72,17 +73,23 @@ pub(super) struct Outcome<'a> {
     pub latency: Duration,
 }
 
-/// Liveness, readiness and metrics probes: every few seconds from every
-/// prober, so they log at debug rather than drown the request lines.
+/// Liveness, readiness and metrics probes, and the status page's polling:
+/// every few seconds from every prober (or open page), so they log at debug
+/// rather than drown the request lines.
 fn is_probe(route: RouteLabel) -> bool {
     matches!(
         route,
-        RouteLabel::Local(Local::Healthz | Local::Readyz | Local::Metrics)
+        RouteLabel::Local(Local::Healthz | Local::Readyz | Local::Metrics | Local::StatusJson)
     )
 }
 
 /// Writes the access line.
-pub(super) fn log(access: &Access, request_id: &HeaderValue, o: &Outcome<'_>) {
+pub(super) fn log(
+    access: &Access,
+    request_id: &HeaderValue,
+    trace_id: Option<TraceId>,
+    o: &Outcome<'_>,
+) {
     // One field list for both levels: tracing needs the level at compile time.
     macro_rules! line {
         ($level:expr) => {
@@ -103,6 +110,7 @@ pub(super) fn log(access: &Access, request_id: &HeaderValue, o: &Outcome<'_>) {
                 client_port = access.peer.port(),
                 user_agent = access.user_agent.as_deref(),
                 request_id = request_id.to_str().unwrap_or("-"),
+                trace_id = trace_id.as_ref().map(tracing::field::display),
                 "request"
             )
         };

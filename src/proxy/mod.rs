@@ -16,6 +16,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode};
 use http_body_util::Full;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use crate::admission;
 use crate::auth::{self, callers::Caller, file::CallersFile};
@@ -32,6 +33,7 @@ use crate::queue::{Budget, Queue};
 use crate::request_id::{RequestIds, X_REQUEST_ID};
 use crate::routes::{self, Local, RouteId, Routed};
 use crate::secret::ApiKey;
+use crate::trace_context::{TraceId, TraceIds};
 use crate::upstream::Upstream;
 use crate::webhook::WebhookSecret;
 
@@ -41,6 +43,7 @@ mod local;
 mod read;
 mod refresh;
 mod respond;
+mod trace;
 mod webhook;
 mod write;
 
@@ -78,6 +81,18 @@ struct Done {
     started: Instant,
     request_id: HeaderValue,
     access: Option<access::Access>,
+    /// The trace id for the access line (the caller's `traceparent`, or new).
+    trace_id: Option<TraceId>,
+    /// The request's span; disabled (and free) unless spans are exported.
+    span: tracing::Span,
+}
+
+/// A request that waits on upstream, inside its span.
+fn waiting(
+    span: tracing::Span,
+    fut: impl Future<Output = Response<Body>> + Send + 'static,
+) -> Handled {
+    Handled::Waiting(Box::pin(fut.instrument(span)))
 }
 
 /// The gateway: everything a request needs, shared by all connections.
@@ -101,6 +116,7 @@ pub struct Gateway {
     metrics: Arc<Metrics>,
     readiness: Arc<Readiness>,
     ids: RequestIds,
+    trace_ids: TraceIds,
     /// The fleet's invalidation listener, stopped with the gateway.
     _listener: Option<AbortOnDrop>,
 }
@@ -216,6 +232,7 @@ impl Gateway {
             metrics,
             readiness,
             ids: RequestIds::new(),
+            trace_ids: TraceIds::new(),
             _listener: listener,
         }))
     }
@@ -247,10 +264,13 @@ impl Gateway {
         let started = Instant::now();
         let request_id = self.ids.for_request(req.headers());
         let access = access::Access::capture(&req, peer);
+        let (span, trace_id) = trace::start(&req, &self.trace_ids, access.is_some());
         let done = Done {
             started,
             request_id,
             access,
+            trace_id,
+            span,
         };
         let routed =
             routes::check_limits(&req).and_then(|()| routes::route(req.method(), req.uri()));
@@ -267,10 +287,11 @@ impl Gateway {
                 };
                 let (parts, body) = req.into_parts();
                 let gateway = Arc::clone(self);
-                return Handled::Waiting(Box::pin(async move {
+                let span = done.span.clone();
+                return waiting(span, async move {
                     let resp = gateway.webhook(&secret, &parts.headers, body).await;
                     gateway.finish(done, resp, route, &anonymous, CacheStatus::None, None)
-                }));
+                });
             }
             Ok(Routed::Local(local)) => {
                 let resp = self.local_route(local);
@@ -330,15 +351,16 @@ impl Gateway {
                 Err(r) => return self.refuse(done, r, route, caller),
             };
             let target = m.target.into_owned();
+            let span = done.span.clone();
             let pending =
                 access::Pending::new(self, done, route, Arc::clone(caller), CacheStatus::Bypass);
             drop(table);
             let body = req.into_body();
-            return Handled::Waiting(Box::pin(async move {
+            return waiting(span, async move {
                 let p = &pending;
                 let (resp, waited) = p.gateway.write(head, target, body, &p.caller).await;
                 pending.finish(resp, CacheStatus::Bypass, waited)
-            }));
+            });
         }
         // 6. A read: answered now from the cache if it can be (fresh, or
         //    revalidating in the background); else through the queue.
@@ -349,14 +371,15 @@ impl Gateway {
         let (head, id) = (m.head, m.spec.id);
         // A caller that hangs up while this waits is still logged and counted (499).
         let miss = CacheStatus::Miss { stored: false };
+        let span = done.span.clone();
         let pending = access::Pending::new(self, done, route, Arc::clone(caller), miss);
         drop(table);
         drop(req);
-        Handled::Waiting(Box::pin(async move {
+        waiting(span, async move {
             let p = &pending;
             let (resp, cache, waited) = p.gateway.read(key, id, head, &p.caller).await;
             pending.finish(resp, cache, waited)
-        }))
+        })
     }
 
     /// Answers with the gateway's own error, at once.
@@ -431,8 +454,9 @@ impl Gateway {
             self.metrics
                 .request_took(o.route, o.status, o.cache, o.latency);
         }
+        trace::record(&done.span, &done.request_id, o);
         if let Some(a) = &done.access {
-            access::log(a, &done.request_id, o);
+            access::log(a, &done.request_id, done.trace_id, o);
         }
     }
 }

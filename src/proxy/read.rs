@@ -18,6 +18,7 @@ use http::{Response, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// What one upstream fetch produced, shared by every caller of the flight.
 #[derive(Debug)]
@@ -96,7 +97,9 @@ impl Gateway {
                 let key = key.clone();
                 // The fetch holds one queue place, in the lane of the caller that started it.
                 let who = Who { route, lane };
-                tokio::spawn(async move { gateway.lead(key, route, who, leader, None).await });
+                // In the request's span: its upstream exchange is a child of it.
+                let lead = async move { gateway.lead(key, route, who, leader, None).await };
+                tokio::spawn(lead.in_current_span());
             }
             // A refresh still queued behind callers now has a caller waiting
             // on it: it moves to that caller's place, in its lane.

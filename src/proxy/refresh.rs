@@ -13,9 +13,11 @@ use crate::outcome::CacheStatus;
 use crate::outcome::Trigger;
 use crate::queue::Lane;
 use crate::routes::RouteId;
+use crate::telemetry::SPANS;
 use http::{Response, StatusCode};
 use std::sync::Arc;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 impl Gateway {
     /// The answer from the cache at once, if it has one to give: a fresh
@@ -81,7 +83,16 @@ impl Gateway {
         };
         let gateway = Arc::clone(self);
         let entry = Arc::clone(entry);
-        tokio::spawn(async move {
+        // Its own trace: no caller waits on it.
+        let span = tracing::info_span!(
+            target: SPANS,
+            parent: None,
+            "refresh",
+            otel.name = "background refresh",
+            http.route = route.as_str(),
+            altur.trigger = trigger.as_str(),
+        );
+        let refresh = async move {
             let who = Who { route, lane };
             let path = key.clone();
             // The ticket is held throughout: nobody else may be waiting, and a
@@ -109,6 +120,7 @@ impl Gateway {
                 result,
                 "background refresh"
             );
-        });
+        };
+        tokio::spawn(refresh.instrument(span));
     }
 }

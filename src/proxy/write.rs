@@ -12,6 +12,7 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderValue, Response};
 use http_body_util::{BodyExt, Limited};
 use tokio::sync::oneshot;
+use tracing::Instrument;
 
 use super::access::tag;
 use super::respond::{entry_response, error_with_status};
@@ -131,7 +132,7 @@ impl Gateway {
         let (tx, rx) = oneshot::channel::<Fetch>();
         let gateway = Arc::clone(self);
         let spec = head.spec;
-        tokio::spawn(async move {
+        let send = async move {
             let mut tx = tx;
             let gone = async { tx.closed().await };
             let Some(fetch) = gateway.fetcher.fetch(&req, retry, &who, gone).await else {
@@ -145,7 +146,9 @@ impl Gateway {
                 gateway.invalidate(&groups, "write").await;
             }
             let _ = tx.send(fetch);
-        });
+        };
+        // In the request's span: its upstream exchange is a child of it.
+        tokio::spawn(send.in_current_span());
         match rx.await {
             Ok(Fetch::Answer {
                 fetched, waited, ..

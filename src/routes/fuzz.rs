@@ -121,7 +121,7 @@ fn path() -> impl Strategy<Value = String> {
             p
         }),
         1 => "(?s:.{0,80})",
-        1 => prop::sample::select(vec!["/healthz", "/readyz", "/metrics", "/api/v1.0", "/"])
+        1 => prop::sample::select(vec!["/healthz", "/readyz", "/metrics", "/status", "/status.json", "/api/v1.0", "/"])
             .prop_map(str::to_string),
     ]
 }
@@ -180,6 +180,8 @@ proptest! {
                     Local::Healthz => "/healthz",
                     Local::Readyz => "/readyz",
                     Local::Metrics => "/metrics",
+                    Local::Status => "/status",
+                    Local::StatusJson => "/status.json",
                     Local::Webhook => "/webhooks/altur",
                 });
                 prop_assert!(

@@ -38,6 +38,10 @@ pub enum Local {
     Healthz,
     Readyz,
     Metrics,
+    /// `GET /status`: the live page for people.
+    Status,
+    /// `GET /status.json`: what the page polls.
+    StatusJson,
     /// `POST /webhooks/altur`: Altur's webhook.
     Webhook,
 }
@@ -49,6 +53,8 @@ impl Local {
             Local::Healthz => "healthz",
             Local::Readyz => "readyz",
             Local::Metrics => "metrics",
+            Local::Status => "status",
+            Local::StatusJson => "status_json",
             Local::Webhook => "webhook",
         }
     }
@@ -170,6 +176,8 @@ fn local(method: &Method, path: &str) -> Result<Local, Refusal> {
         "/healthz" => Local::Healthz,
         "/readyz" => Local::Readyz,
         "/metrics" => Local::Metrics,
+        "/status" => Local::Status,
+        "/status.json" => Local::StatusJson,
         _ => return Err(Refusal::NotFound),
     };
     // HEAD is served wherever GET is (the SPEC: "GET and HEAD /healthz");

@@ -26,5 +26,7 @@ mod redis_server;
 mod reload;
 mod rough_edges;
 mod routing;
+mod status_page;
+mod traces;
 mod webhook;
 mod writes;
