@@ -15,9 +15,13 @@ use std::fmt;
 
 mod dates;
 mod percent;
+mod tables;
+mod write;
 
 use dates::date_ok;
 use percent::{Decode, decode_small, escapes_ok};
+use tables::{CALLS, CAMPAIGNS, CONTACTS};
+use write::write;
 
 /// Which list a query belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,119 +192,6 @@ enum Value<'a> {
     },
 }
 
-const CAMPAIGN_STATUS: &[&str] = &[
-    "pending", "ready", "active", "inactive", "cooldown", "finished",
-];
-const INTEGRATION: &[&str] = &["phone_call", "whatsapp"];
-const CONTACT_STATUS: &[&str] = &[
-    "queue",
-    "sending",
-    "sent",
-    "delivered",
-    "voicemail",
-    "read",
-    "failed",
-    "no-answer",
-    "busy",
-    "retrying",
-    "converted",
-    "acepted",
-    "accepted",
-    "rejected",
-    "unreachable",
-];
-const CALL_STATUS: &[&str] = &["ended", "failed", "busy", "no-answer", "in-progress"];
-const ANSWERED_BY: &[&str] = &["human", "machine", "unknown"];
-
-const PAGE_SIZE: Kind = Kind::Int {
-    min: 1,
-    max: 100,
-    default: Some(50),
-};
-const PAGE_INDEX: Kind = Kind::Int {
-    min: 0,
-    max: 25_000,
-    default: Some(0),
-};
-
-const CAMPAIGNS: &[Param] = &[
-    Param {
-        name: "agentId",
-        kind: Kind::Uuid,
-    },
-    Param {
-        name: "cursor",
-        kind: Kind::Cursor,
-    },
-    Param {
-        name: "endDate",
-        kind: Kind::Date,
-    },
-    Param {
-        name: "integration",
-        kind: Kind::OneOf(INTEGRATION),
-    },
-    Param {
-        name: "pageSize",
-        // Cursor-paged: the SPEC documents no default, so it is always kept.
-        kind: Kind::Int {
-            min: 1,
-            max: 100,
-            default: None,
-        },
-    },
-    Param {
-        name: "startDate",
-        kind: Kind::Date,
-    },
-    Param {
-        name: "status",
-        kind: Kind::OneOf(CAMPAIGN_STATUS),
-    },
-];
-
-const CONTACTS: &[Param] = &[
-    Param {
-        name: "pageIndex",
-        kind: PAGE_INDEX,
-    },
-    Param {
-        name: "pageSize",
-        kind: PAGE_SIZE,
-    },
-    Param {
-        name: "status",
-        kind: Kind::OneOf(CONTACT_STATUS),
-    },
-];
-
-const CALLS: &[Param] = &[
-    Param {
-        name: "answeredBy",
-        kind: Kind::OneOf(ANSWERED_BY),
-    },
-    Param {
-        name: "endDate",
-        kind: Kind::Date,
-    },
-    Param {
-        name: "pageIndex",
-        kind: PAGE_INDEX,
-    },
-    Param {
-        name: "pageSize",
-        kind: PAGE_SIZE,
-    },
-    Param {
-        name: "startDate",
-        kind: Kind::Date,
-    },
-    Param {
-        name: "status",
-        kind: Kind::OneOf(CALL_STATUS),
-    },
-];
-
 /// The most parameters any list accepts.
 const MAX_PARAMS: usize = 7;
 
@@ -426,92 +317,6 @@ impl Kind {
 
 fn cursor_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
-}
-
-/// Where the canonical query is written: a `String`, or a `usize` that only
-/// counts, so the string is allocated once at its exact size.
-trait Sink {
-    /// `b` is always ASCII.
-    fn byte(&mut self, b: u8);
-
-    fn str(&mut self, s: &str) {
-        s.bytes().for_each(|b| self.byte(b));
-    }
-}
-
-impl Sink for usize {
-    fn byte(&mut self, _: u8) {
-        *self += 1;
-    }
-
-    fn str(&mut self, s: &str) {
-        *self += s.len();
-    }
-}
-
-impl Sink for String {
-    fn byte(&mut self, b: u8) {
-        self.push(char::from(b));
-    }
-
-    fn str(&mut self, s: &str) {
-        self.push_str(s);
-    }
-}
-
-fn write(table: &[Param], slots: &[Option<Value<'_>>], out: &mut impl Sink) {
-    let mut first = true;
-    for (param, value) in table.iter().zip(slots) {
-        let Some(value) = *value else { continue };
-        if let (Value::Int(n), Kind::Int { default, .. }) = (value, &param.kind)
-            && *default == Some(n)
-        {
-            continue;
-        }
-        if !first {
-            out.byte(b'&');
-        }
-        first = false;
-        out.str(param.name);
-        out.byte(b'=');
-        match value {
-            Value::Word(w) => out.str(w),
-            Value::Int(n) => write_decimal(n, out),
-            Value::Uuid(u) => u.iter().for_each(|&b| out.byte(b)),
-            Value::Encoded { raw, upper } => {
-                for b in Decode::new(raw) {
-                    encode(if upper { b.to_ascii_uppercase() } else { b }, out);
-                }
-            }
-        }
-    }
-}
-
-fn write_decimal(n: u32, out: &mut impl Sink) {
-    let mut digits = [0u8; 10];
-    let mut start = digits.len();
-    let mut n = n;
-    for slot in digits.iter_mut().rev() {
-        // `n % 10` is a single digit.
-        *slot = b'0' + (n % 10) as u8;
-        start -= 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    digits.iter().skip(start).for_each(|&b| out.byte(b));
-}
-
-fn encode(b: u8, out: &mut impl Sink) {
-    const HEX: &[u8; 16] = b"0123456789ABCDEF";
-    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
-        out.byte(b);
-    } else {
-        out.byte(b'%');
-        out.byte(HEX[usize::from(b >> 4)]);
-        out.byte(HEX[usize::from(b & 0x0f)]);
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Properties of the canonicaliser over generated queries: one key per meaning,
 //! idempotence, every invalid parameter named, no panic on any input.
 
+use super::super::tables::*;
 use super::super::*;
 use proptest::prelude::*;
 /// splitmix64: the random choices of one rendering, reproducible from its seed.

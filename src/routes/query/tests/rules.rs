@@ -1,5 +1,6 @@
 //! The canonicaliser rule by rule, against the SPEC's table.
 
+use super::super::tables::*;
 use super::super::*;
 
 fn ok(list: List, raw: &str) -> Option<String> {
