@@ -5,10 +5,10 @@
 //! Parsers fuzzed: the route and query ([`crate::routes`]), the callers file
 //! ([`crate::auth::callers`]), the configuration ([`crate::config`]), a TOML
 //! error's description ([`crate::toml_error`]), and what is read back from
-//! Redis (the shared cache's and the budget's script replies). The webhook
-//! body (`POST /webhooks/altur`, not built yet) must get a property here
-//! too when it lands: any body and signature header, no panic, and nothing
-//! dropped unless the signature verifies.
+//! Redis (the shared cache's and the budget's script replies), and Altur's
+//! webhook ([`crate::webhook`]: any body and signature header, no panic,
+//! nothing verified but the secret's signature, events naming only routed
+//! paths).
 
 use proptest::test_runner::Config;
 

@@ -209,6 +209,9 @@ pub fn event(payload: &serde_json::Value) -> Event {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
