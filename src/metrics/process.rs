@@ -1,6 +1,7 @@
 //! Process metrics under the names every Prometheus client library uses
 //! (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...), read
 //! from `/proc/self` at scrape time. Linux only: elsewhere they are absent.
+//! With them, `altur_gateway_runtime_tasks`: the tokio tasks alive.
 //!
 //! Our own rather than a crate: prometheus-client has no process collector,
 //! and a procfs crate is a large dependency for six numbers. Each is left
@@ -26,6 +27,9 @@ struct Sample {
     start_time_seconds: Option<f64>,
     open_fds: Option<i64>,
     max_fds: Option<i64>,
+    /// Tasks alive in the tokio runtime that scrapes (connections, fetches,
+    /// background tasks): what leaks first when something is never dropped.
+    tasks: Option<i64>,
 }
 
 impl Sample {
@@ -59,6 +63,9 @@ impl Sample {
                 .map(|(boot, start)| boot as f64 + start as f64 / ticks),
             open_fds,
             max_fds,
+            tasks: tokio::runtime::Handle::try_current()
+                .ok()
+                .map(|h| i64::try_from(h.metrics().num_alive_tasks()).unwrap_or(i64::MAX)),
         }
     }
 }
@@ -88,7 +95,7 @@ impl Collector for ProcessCollector {
             let help = "Total user and system CPU time spent in seconds.";
             put(e, "process_cpu_seconds", help, &ConstCounter::new(v))?;
         }
-        let gauges: [(&str, &str, Option<f64>); 5] = [
+        let gauges: [(&str, &str, Option<f64>); 6] = [
             (
                 "process_resident_memory_bytes",
                 "Resident memory size in bytes.",
@@ -114,6 +121,11 @@ impl Collector for ProcessCollector {
                 "Maximum number of open file descriptors.",
                 s.max_fds.map(|v| v as f64),
             ),
+            (
+                "altur_gateway_runtime_tasks",
+                "Tasks alive in the tokio runtime.",
+                s.tasks.map(|v| v as f64),
+            ),
         ];
         for (name, help, value) in gauges {
             if let Some(v) = value {
@@ -138,12 +150,24 @@ mod tests {
         assert_eq!(f[24 - 3], "300", "rss");
     }
 
+    #[tokio::test]
+    async fn the_runtimes_tasks_are_counted() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let before = Sample::read().tasks.expect("in a runtime");
+        let task = tokio::spawn(async move { rx.await.ok() });
+        assert_eq!(Sample::read().tasks, Some(before + 1));
+        drop(tx);
+        task.await.expect("the task ends");
+        assert_eq!(Sample::read().tasks, Some(before));
+    }
+
     #[test]
     fn this_process_reads_as_itself() {
         let s = Sample::read();
         assert!(s.cpu_seconds.is_some_and(|c| c >= 0.0));
         assert!(s.resident_bytes.is_some_and(|r| r > 1024 * 1024), "{s:?}");
         assert!(s.open_fds.is_some_and(|n| n >= 3));
+        assert_eq!(s.tasks, None, "no runtime here");
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())
