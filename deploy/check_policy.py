@@ -350,7 +350,7 @@ def check_docker(root: Path) -> None:
                 if f.suffix in (".key", ".orig", ".rej") or f.name.endswith("~") or f.name == ".env":
                     continue
                 check(dockerignore_included(patterns, rel), f"[docker] COPY {source}: {rel} is excluded by .dockerignore")
-    for never in ("target/release/altur-gateway", ".git/config", "benches/README.md", ".env", "deploy/Dockerfile"):
+    for never in ("target/release/altur-gateway", ".git/config", "docs/benchmarks.md", ".env", "deploy/Dockerfile"):
         check(not dockerignore_included(patterns, never), f"[docker] {never} would be in the build context")
     check(re.search(r"(?m)^USER\s+65532", dockerfile) is not None, "[docker] not USER 65532")
     check(
