@@ -9,12 +9,18 @@
 //! - [`routes`] — downstream request -> an Altur route of [`routes::table`]
 //!   with its canonical target, a local route, or a refusal.
 //! - [`proxy`] — the pipeline, the only module that knows the order of the steps.
+//! - [`auth`] — a caller's token to its name, scopes and weight (the callers
+//!   file, [`watched`] for changes); [`admission`] — each caller's own rate
+//!   (governor).
+//! - [`webhook`] — Altur's signed webhook: the secret, the signature, what
+//!   an event drops.
 //! - [`cache`] — moka, TTLs and the stale-if-error window, keyed by
 //!   [`cache::key::CacheKey`]; [`cache::shared`], the optional second level
 //!   in Redis and its cross-replica fetch lock.
 //! - [`flight`] — one upstream fetch per key however many callers wait.
 //! - [`fetch`] — one upstream request through the queue: retries, 429 pause.
-//! - [`queue`] — the shared upstream budget: FIFO, max wait, 429 pause;
+//! - [`queue`] — the shared upstream budget: fair lanes by caller weight, a
+//!   background class, max wait, 429 pause;
 //!   [`queue::redis_budget`], one budget for a fleet of replicas, through Redis.
 //! - [`redis_conn`] — Redis connections that fail fast.
 //! - [`upstream`] — the client: builds requests, injects the key, timeouts.
