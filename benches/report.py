@@ -823,7 +823,7 @@ def render_hits(h):
     up = c.get("upstream_requests_during_rounds")
     if up is not None:
         lines += ["", f"Upstream requests during the measured rounds: {up}" + (" (every answer was a cache hit)." if up == 0 else ".")]
-    lines += ["", "![hits](results/hits.svg)"]
+    lines += ["", "![hits](../benches/results/hits.svg)"]
     return lines
 
 
